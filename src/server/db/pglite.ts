@@ -1,0 +1,65 @@
+// Embedded PostgreSQL (WASM). One connection: PGlite itself queues queries and transactions,
+// so a transaction is never interleaved with another statement.
+import { PGlite } from '@electric-sql/pglite';
+import type { Database, QueryResult } from './types.ts';
+import { makeTx, runHooks } from './tx.ts';
+import { lockDataDir } from './lock.ts';
+
+const DATE_OID = 1082;
+
+export async function openPglite(dataDir: string | undefined, onHookError: (e: unknown) => void): Promise<Database> {
+  const release = dataDir ? lockDataDir(dataDir) : () => {};
+  let pg: PGlite;
+  try {
+    pg = new PGlite(dataDir ? `${dataDir}/pg` : undefined, {
+      parsers: { [DATE_OID]: (v: string) => v },
+      relaxedDurability: false,
+    });
+    await pg.waitReady;
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const query = async <R,>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
+    const r = await pg.query<R>(text, params as unknown[] | undefined);
+    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+  };
+  return {
+    kind: 'pglite',
+    query,
+    async exec(script) {
+      await pg.exec(script);
+    },
+    async tx(fn) {
+      let hooks: Array<() => void | Promise<void>> = [];
+      const result = await pg.transaction(async (t) => {
+        const made = makeTx({
+          query: async <R,>(text: string, params?: readonly unknown[]) => {
+            const r = await t.query<R>(text, params as unknown[] | undefined);
+            return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+          },
+          exec: async (script: string) => {
+            await t.exec(script);
+          },
+        });
+        hooks = made.hooks;
+        return fn(made.tx);
+      });
+      await runHooks(hooks, onHookError);
+      return result;
+    },
+    async listen(channel, onNotify) {
+      const unsub = await pg.listen(channel, onNotify);
+      return async () => {
+        await unsub();
+      };
+    },
+    async close() {
+      try {
+        await pg.close();
+      } finally {
+        release();
+      }
+    },
+  };
+}

@@ -1,0 +1,33 @@
+// The one interface every engine uses to talk to the database. Only db/ knows whether
+// it is PGlite (embedded, one connection) or PostgreSQL (a pool).
+
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+/** Anything that runs parameterised SQL: the database itself or an open transaction. */
+export interface Sql {
+  query<R = Record<string, any>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Runs a script of several statements without parameters (migrations, DDL). */
+  exec(script: string): Promise<void>;
+}
+
+/** An open transaction. `afterCommit` callbacks run once the transaction has committed (never on rollback). */
+export interface Tx extends Sql {
+  afterCommit(fn: () => void | Promise<void>): void;
+}
+
+export type DatabaseKind = 'pglite' | 'postgres';
+
+export interface Database extends Sql {
+  readonly kind: DatabaseKind;
+  /**
+   * Runs `fn` in one transaction: commit when it resolves, rollback when it throws.
+   * Never make a network call inside `fn` (invariant 2): use a delivery row instead.
+   */
+  tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** LISTEN on a channel; returns an unsubscribe function. Used to wake workers on commit. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
