@@ -1,5 +1,8 @@
 // Every engine, in dependency order. Migrations run and bootstraps happen in this order.
 import type { Engine } from './engine.ts';
 import { platformEngine } from './platform/index.ts';
+import { modelingEngine } from './modeling/index.ts';
+import { recordsEngine } from './records/index.ts';
+import { workflowEngine } from './workflow/index.ts';
 
-export const engines: Engine[] = [platformEngine];
+export const engines: Engine[] = [platformEngine, modelingEngine, recordsEngine, workflowEngine];

@@ -88,6 +88,10 @@ export const Condition: z.ZodType<Condition> = z.lazy(() =>
   ]),
 );
 
+/** What a formula may compute; the column takes the matching type. */
+export const FORMULA_RESULT_TYPES = ['text', 'integer', 'decimal', 'money', 'boolean', 'date', 'datetime'] as const;
+export type FormulaResultType = (typeof FORMULA_RESULT_TYPES)[number];
+
 export const SelectOption = z
   .object({ value: z.string().min(1).max(100), label: Label, color: z.string().max(20).optional() })
   .strict();
@@ -112,8 +116,8 @@ export interface FieldDef {
   scale?: number;
   /** formula: JSONata over the record, e.g. `qty * unit_price`. */
   formula?: string;
-  /** formula: the type of the computed value. */
-  resultType?: 'text' | 'integer' | 'decimal' | 'boolean' | 'date';
+  /** formula: the type of the computed value (default text). */
+  resultType?: FormulaResultType;
   /** auto_number: pattern like `EQ-{####}` (per-field counter). */
   autoNumber?: string;
   visibleIf?: Condition;
@@ -148,7 +152,7 @@ export const FieldDef: z.ZodType<FieldDef> = z
     target: z.string().max(60).optional(),
     scale: z.number().int().min(0).max(12).optional(),
     formula: z.string().max(2000).optional(),
-    resultType: z.enum(['text', 'integer', 'decimal', 'boolean', 'date']).optional(),
+    resultType: z.enum(FORMULA_RESULT_TYPES, { error: () => `must be one of: ${FORMULA_RESULT_TYPES.join(', ')}` }).optional(),
     autoNumber: z.string().max(60).optional(),
     visibleIf: Condition.optional(),
     requiredIf: Condition.optional(),
@@ -277,3 +281,23 @@ export const SYSTEM_COLUMNS = [
 export function entityTable(app: string, entity: string): string {
   return `x_${app}__${entity}`;
 }
+
+/**
+ * Words a field may not be named: SQL key words (a column named `order` or `user` is a trap in
+ * every hand-written report) and the JSONata words a formula could not refer to.
+ */
+export const RESERVED_WORDS: ReadonlySet<string> = new Set([
+  'all', 'alter', 'analyse', 'analyze', 'and', 'any', 'array', 'as', 'asc', 'asymmetric', 'authorization', 'between',
+  'binary', 'both', 'by', 'case', 'cast', 'check', 'collate', 'collation', 'column', 'commit', 'concurrently', 'constraint',
+  'create', 'cross', 'current_catalog', 'current_date', 'current_role', 'current_schema', 'current_time', 'current_timestamp',
+  'current_user', 'default', 'deferrable', 'delete', 'desc', 'distinct', 'do', 'drop', 'else', 'end', 'except', 'exists', 'false', 'fetch', 'for', 'foreign', 'freeze', 'from', 'full', 'function', 'grant', 'group', 'having',
+  'ilike', 'in', 'initially', 'inner', 'insert', 'intersect', 'into', 'is', 'isnull', 'join', 'lateral', 'leading',
+  'left', 'like', 'limit', 'localtime', 'localtimestamp', 'natural', 'not', 'notnull', 'null', 'offset', 'on',
+  'only', 'or', 'order', 'outer', 'overlaps', 'placing', 'primary', 'references', 'returning', 'revoke', 'right', 'rollback',
+  'select', 'session_user', 'similar', 'some', 'symmetric', 'system_user', 'table', 'tablesample',
+  'then', 'to', 'trailing', 'true', 'truncate', 'union', 'unique', 'update', 'user', 'using', 'variadic', 'verbose',
+  'when', 'where', 'window', 'with', 'oid', 'ctid', 'xmin', 'xmax', 'cmin', 'cmax', 'tableoid',
+]);
+
+/** Naming series / auto-number patterns: `{YYYY}` `{YY}` `{MM}` `{DD}`, one counter `{###}` (3–10 #), literals A–Z 0–9 - _ /. */
+export const NAMING_PATTERN_RE = /^(?:[A-Z0-9\-_/]|\{(?:YYYY|YY|MM|DD|#{3,10})\})+$/;

@@ -1,6 +1,7 @@
 // Embedded PostgreSQL (WASM). One connection: PGlite itself queues queries and transactions,
 // so a transaction is never interleaved with another statement.
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import type { Database, QueryResult } from './types.ts';
 import { makeTx, runHooks } from './tx.ts';
 import { lockDataDir } from './lock.ts';
@@ -11,9 +12,13 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
   const release = dataDir ? lockDataDir(dataDir) : () => {};
   let pg: PGlite;
   try {
-    pg = new PGlite(dataDir ? `${dataDir}/pg` : undefined, {
+    // Options go in one object: `new PGlite(undefined, opts)` silently ignores `opts`.
+    // pg_trgm backs the substring search indexes on entity tables (decision 0004).
+    pg = new PGlite({
+      ...(dataDir ? { dataDir: `${dataDir}/pg` } : {}),
       parsers: { [DATE_OID]: (v: string) => v },
       relaxedDurability: false,
+      extensions: { pg_trgm },
     });
     await pg.waitReady;
   } catch (err) {

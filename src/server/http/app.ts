@@ -65,7 +65,8 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions): Promise<Api
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  installErrorHandling(app);
+  const serveWeb = Boolean(opts.webRoot && fs.existsSync(path.join(opts.webRoot, 'index.html')));
+  installErrorHandling(app, serveWeb);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -123,17 +124,8 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions): Promise<Api
     { prefix: '/api/v1' },
   );
 
-  const webRoot = opts.webRoot;
-  if (webRoot && fs.existsSync(path.join(webRoot, 'index.html'))) {
-    await app.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: false, index: ['index.html'] });
-    // Client-side routes (/inbox, /apps/x) get the app shell; API paths keep their 404 problem.
-    app.setNotFoundHandler((request, reply) => {
-      const url = request.url.split('?')[0] ?? '/';
-      if (request.method === 'GET' && !url.startsWith('/api/') && !path.extname(url)) {
-        return reply.type('text/html; charset=utf-8').sendFile('index.html');
-      }
-      return sendProblem(reply, request, 404, 'not-found', 'Not found', `There is no ${request.method} ${url}. See /api/v1/docs for the API.`);
-    });
+  if (serveWeb && opts.webRoot) {
+    await app.register(fastifyStatic, { root: opts.webRoot, prefix: '/', wildcard: false, index: ['index.html'] });
   }
   return app as unknown as Api;
 }

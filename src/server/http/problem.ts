@@ -74,7 +74,8 @@ const FASTIFY_CODES: Record<string, { status: number; slug: string; title: strin
   },
 };
 
-export function installErrorHandling(app: FastifyInstance): void {
+/** `spaFallback`: serve the web app's index.html for client-side routes (GET, no extension, not /api). */
+export function installErrorHandling(app: FastifyInstance, spaFallback = false): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof AppError) {
       if (err.headers) reply.headers(err.headers);
@@ -117,7 +118,11 @@ export function installErrorHandling(app: FastifyInstance): void {
       `Something went wrong on the server. Nothing was saved. Quote request id ${request.id} when reporting this.`,
     );
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, request, 404, 'not-found', 'Not found', `There is no ${request.method} ${request.url.split('?')[0]}. See /api/v1/docs for the API.`),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const url = request.url.split('?')[0] ?? '/';
+    if (spaFallback && request.method === 'GET' && !url.startsWith('/api/') && !/\.[a-z0-9]+$/i.test(url)) {
+      return reply.type('text/html; charset=utf-8').sendFile('index.html');
+    }
+    return sendProblem(reply, request, 404, 'not-found', 'Not found', `There is no ${request.method} ${url}. See /api/v1/docs for the API.`);
+  });
 }

@@ -142,4 +142,26 @@ create index audit_log_target on audit_log(target_type, target_id);
 create index audit_log_actor on audit_log(actor_id, at);
 `,
   },
+  {
+    // Organisation: one primary department per user, lookups used by approver resolution,
+    // the built-in roles (the demo plant adds the plant's own roles), and the audit chain head
+    // (seq + hash of the newest entry) that lets `verifyAuditChain` notice a deleted tail.
+    id: 'platform.010-org-builtins-audit-head',
+    up: `
+create unique index user_departments_one_primary on user_departments(user_id) where is_primary;
+create index departments_head on departments(head_user_id);
+create index users_position on users(position_id);
+
+insert into roles (code, name, name_en, description, builtin) values
+  ('admin', '系统管理员', 'Administrator', 'Full rights on everything, including granting admin.', true),
+  ('it_admin', 'IT管理员', 'IT administrator', 'Manages the organisation, users, roles and apps.', true),
+  ('auditor', '审计员', 'Auditor', 'Reads the audit trail and verifies its integrity.', true),
+  ('employee', '员工', 'Employee', 'Every member of staff.', true)
+on conflict (code) do update set builtin = true;
+
+insert into system_settings (key, value)
+select 'audit.head', jsonb_build_object('seq', seq, 'hash', hash) from audit_log order by seq desc limit 1
+on conflict (key) do nothing;
+`,
+  },
 ];

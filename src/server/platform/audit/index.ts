@@ -66,9 +66,13 @@ function entryHash(prevHash: string, e: Omit<AuditRow, 'hash' | 'prev_hash'>): s
 /** Appends one entry in the caller's transaction. `actor` null = anonymous (e.g. a failed login). */
 export async function appendAudit(tx: Tx, actor: Actor | null, event: AuditEvent, at: Date = new Date()): Promise<number> {
   await tx.query('select pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
-  const last = await tx.query<{ seq: number; hash: string }>('select seq, hash from audit_log order by seq desc limit 1');
-  const prevHash = last.rows[0]?.hash ?? GENESIS;
-  const seq = (last.rows[0]?.seq ?? 0) + 1;
+  // Continue from the recorded head, not merely the last row: after a deleted tail the next
+  // entry still links to the vanished one, so the gap stays visible to `verifyAuditChain`.
+  const last = (await tx.query<{ seq: number; hash: string }>('select seq, hash from audit_log order by seq desc limit 1')).rows[0];
+  const head = await readAuditHead(tx);
+  const prev = head && (!last || head.seq >= last.seq) ? head : last;
+  const prevHash = prev?.hash ?? GENESIS;
+  const seq = (prev?.seq ?? 0) + 1;
   // Millisecond precision: what is hashed must survive the round trip through timestamptz.
   const when = new Date(Math.floor(at.getTime()));
   const row = {
@@ -90,7 +94,28 @@ export async function appendAudit(tx: Tx, actor: Actor | null, event: AuditEvent
      values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
     [seq, when, row.actor_id, row.actor_name, row.action, row.target_type, row.target_id, row.ip, row.user_agent, row.request_id, JSON.stringify(row.detail), prevHash, hash],
   );
+  await tx.query(
+    `insert into system_settings (key, value, updated_at) values ($1, $2, now())
+     on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at`,
+    [AUDIT_HEAD_KEY, JSON.stringify({ seq, hash })],
+  );
   return seq;
+}
+
+/** `system_settings` key holding `{seq, hash}` of the newest entry, written with every append. */
+export const AUDIT_HEAD_KEY = 'audit.head';
+
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
+export async function readAuditHead(sql: Sql): Promise<AuditHead | null> {
+  const r = await sql.query<{ value: unknown }>('select value from system_settings where key = $1', [AUDIT_HEAD_KEY]);
+  const v = r.rows[0]?.value as Partial<AuditHead> | string | undefined;
+  const head = typeof v === 'string' ? (JSON.parse(v) as Partial<AuditHead>) : v;
+  if (!head || typeof head.seq !== 'number' || typeof head.hash !== 'string') return null;
+  return { seq: head.seq, hash: head.hash };
 }
 
 /** Audit for an anonymous request (failed login): the caller knows only where it came from. */
@@ -118,8 +143,15 @@ export interface VerifyResult {
   reason?: string;
 }
 
-/** Walks the whole chain in pages and recomputes every hash. */
+/**
+ * Walks the whole chain in pages and recomputes every hash, then compares the end of the chain
+ * with the recorded head, so that deleting the newest entries is noticed too. The head is read
+ * first: entries appended while the walk runs are checked by their links and do not count as
+ * tampering.
+ */
 export async function verifyAuditChain(sql: Sql, pageSize = 5000): Promise<VerifyResult> {
+  const head = await readAuditHead(sql);
+  let headHashSeen: string | undefined;
   let prevHash = GENESIS;
   let expectedSeq = 1;
   let checked = 0;
@@ -133,6 +165,7 @@ export async function verifyAuditChain(sql: Sql, pageSize = 5000): Promise<Verif
       if (row.seq !== expectedSeq) return { ok: false, checked, brokenAt: expectedSeq, reason: `entry ${expectedSeq} is missing` };
       if (row.prev_hash !== prevHash) return { ok: false, checked, brokenAt: row.seq, reason: `entry ${row.seq} does not link to entry ${row.seq - 1}` };
       if (entryHash(prevHash, row) !== row.hash) return { ok: false, checked, brokenAt: row.seq, reason: `entry ${row.seq} was altered` };
+      if (head && row.seq === head.seq) headHashSeen = row.hash;
       prevHash = row.hash;
       expectedSeq++;
       checked++;
@@ -140,5 +173,17 @@ export async function verifyAuditChain(sql: Sql, pageSize = 5000): Promise<Verif
     if (page.rows.length < pageSize) break;
   }
   // A deleted tail is caught by comparing with the highest sequence ever handed out.
+  const lastSeq = expectedSeq - 1;
+  if (!head) {
+    if (checked === 0) return { ok: true, checked };
+    return { ok: false, checked, brokenAt: lastSeq, reason: `the chain head record (system setting ${AUDIT_HEAD_KEY}) is missing` };
+  }
+  if (lastSeq < head.seq) {
+    const gap = lastSeq + 1 === head.seq ? `entry ${head.seq} is missing` : `entries ${lastSeq + 1} to ${head.seq} are missing`;
+    return { ok: false, checked, brokenAt: lastSeq + 1, reason: `${gap}: the log ends at entry ${lastSeq} but entry ${head.seq} was written` };
+  }
+  if (headHashSeen !== head.hash) {
+    return { ok: false, checked, brokenAt: head.seq, reason: `entry ${head.seq} does not match the recorded chain head` };
+  }
   return { ok: true, checked };
 }

@@ -1,0 +1,37 @@
+// Modeling engine: app definitions → validated, versioned, published as real tables.
+// Other engines import from this file only.
+import type { Engine } from '../engine.ts';
+import { seedCatalog } from './catalog.ts';
+import { modelingMigrations } from './migrations.ts';
+import { modelingRoutes } from './routes.ts';
+
+export { validateApp, namedPath, checkNamingPattern, ROLE_CODE_RE, type ValidationResult } from './validate.ts';
+export { publishApp, rollbackApp, diffApp, type PublishOptions, type PublishResult } from './publish.ts';
+export type { SchemaChange, ChangeKind } from './diff.ts';
+export {
+  getPublishedApp,
+  listApps,
+  listAppVersions,
+  getAppVersion,
+  clearAppCache,
+  STALE_MS,
+  type PublishedApp,
+  type AppSummary,
+  type AppVersionInfo,
+} from './registry.ts';
+export { columnSqlType, physicalColumns, tableSpec, SYSTEM_COLUMN_SPECS, CHILD_COLUMN_SPECS, type ColumnSpec, type TableSpec } from './physical.ts';
+export { parseDefinition, serializeDefinition, formatOfPath, DefinitionParseError, type DefinitionFormat } from './files.ts';
+export { readCatalog, seedCatalog, catalogDir } from './catalog.ts';
+export { PUBLISH_ROLES } from './routes.ts';
+export { modelingMigrations } from './migrations.ts';
+
+export const modelingEngine: Engine = {
+  name: 'modeling',
+  migrations: modelingMigrations,
+  routes: modelingRoutes,
+  bootstrap: async (ctx, opts) => {
+    if (!opts.seedDemo) return;
+    const published = await seedCatalog(ctx);
+    if (published.length) ctx.log.info({ apps: published }, 'catalog apps published');
+  },
+};

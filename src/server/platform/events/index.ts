@@ -1,0 +1,128 @@
+// The transactional outbox. A business action writes its event (a CloudEvents 1.0 envelope) into
+// `outbox` in the SAME transaction as its data, so the event exists exactly when the change does
+// (invariant 1). A relay (integration hub) reads the table after commit and delivers the events;
+// `pg_notify('trellis_outbox')` wakes it. NOTIFY is transactional: it is delivered on commit and
+// dropped on rollback, so a rolled-back action neither leaves an event nor wakes anyone.
+import { randomUUID } from 'node:crypto';
+import type { Migration, Sql, Tx } from '../../db/index.ts';
+
+/** LISTEN on this channel to learn that new outbox rows were committed (payload is empty). */
+export const OUTBOX_CHANNEL = 'trellis_outbox';
+
+/** A CloudEvents 1.0 envelope in its JSON form (https://cloudevents.io, spec v1.0). */
+export interface CloudEvent<T = unknown> {
+  specversion: '1.0';
+  id: string;
+  /** URI reference of what produced the event, e.g. `/trellis/apps/ecn/change_notice`. */
+  source: string;
+  /** Reverse-DNS event type, e.g. `trellis.record.created`. */
+  type: string;
+  /** What the event is about within the source, e.g. the record id. */
+  subject?: string;
+  /** RFC 3339 time of the occurrence. */
+  time: string;
+  datacontenttype: 'application/json';
+  data: T;
+  /** CloudEvents partitioning extension: events with the same key are delivered in order. */
+  partitionkey?: string;
+}
+
+export interface EmitInput<T = unknown> {
+  type: string;
+  source: string;
+  subject?: string | null;
+  data: T;
+  /** Delivery order is kept per key (e.g. per document); defaults to the subject. */
+  partitionKey?: string | null;
+  /** Occurrence time; defaults to now. */
+  time?: Date;
+  /** Event id; a fresh UUID by default. Give one to make re-emission idempotent. */
+  id?: string;
+}
+
+export const OUTBOX_DDL = `
+create table outbox (
+  id bigserial primary key,
+  event_id uuid not null unique,
+  type text not null,
+  source text not null,
+  subject text,
+  time timestamptz not null,
+  data jsonb not null,
+  partition_key text,
+  created_at timestamptz not null default now()
+);
+create index outbox_type on outbox(type, id);
+create index outbox_partition on outbox(partition_key, id);
+`;
+
+export const eventsMigrations: Migration[] = [{ id: 'platform.events-001-outbox', up: OUTBOX_DDL }];
+
+// One NOTIFY per transaction is enough: PostgreSQL folds identical notifications anyway.
+const notified = new WeakSet<Tx>();
+
+/**
+ * Writes one event into the outbox inside the caller's transaction and returns its envelope.
+ * The data must be JSON-serialisable (money and quantities as strings, invariant 5).
+ */
+export async function emitEvent<T>(tx: Tx, input: EmitInput<T>): Promise<CloudEvent<T>> {
+  const event: CloudEvent<T> = {
+    specversion: '1.0',
+    id: input.id ?? randomUUID(),
+    source: input.source,
+    type: input.type,
+    ...(input.subject ? { subject: input.subject } : {}),
+    time: (input.time ?? new Date()).toISOString(),
+    datacontenttype: 'application/json',
+    data: input.data,
+  };
+  const partitionKey = input.partitionKey ?? input.subject ?? null;
+  if (partitionKey) event.partitionkey = partitionKey;
+  await tx.query(
+    `insert into outbox (event_id, type, source, subject, time, data, partition_key)
+     values ($1, $2, $3, $4, $5, $6, $7)`,
+    [event.id, event.type, event.source, input.subject ?? null, event.time, JSON.stringify(input.data ?? null), partitionKey],
+  );
+  if (!notified.has(tx)) {
+    notified.add(tx);
+    await tx.query(`select pg_notify($1, '')`, [OUTBOX_CHANNEL]);
+  }
+  return event;
+}
+
+export interface OutboxRow {
+  id: number;
+  event_id: string;
+  type: string;
+  source: string;
+  subject: string | null;
+  time: Date | string;
+  data: unknown;
+  partition_key: string | null;
+  created_at: Date | string;
+}
+
+/** Rebuilds the CloudEvents envelope of a stored outbox row (what the relay sends). */
+export function toCloudEvent<T = unknown>(row: OutboxRow): CloudEvent<T> {
+  return {
+    specversion: '1.0',
+    id: row.event_id,
+    source: row.source,
+    type: row.type,
+    ...(row.subject ? { subject: row.subject } : {}),
+    time: new Date(row.time).toISOString(),
+    datacontenttype: 'application/json',
+    data: row.data as T,
+    ...(row.partition_key ? { partitionkey: row.partition_key } : {}),
+  };
+}
+
+/** Outbox rows after `afterId` in id order (ids are allocated at insert, not at commit: a relay must allow for late commits). */
+export async function readOutbox(sql: Sql, afterId = 0, limit = 100): Promise<OutboxRow[]> {
+  const r = await sql.query<OutboxRow>(
+    `select id, event_id, type, source, subject, time, data, partition_key, created_at
+     from outbox where id > $1 order by id limit $2`,
+    [afterId, limit],
+  );
+  return r.rows;
+}

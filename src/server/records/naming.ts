@@ -1,0 +1,75 @@
+// Naming series: document numbers like `ECN-{YYYY}-{####}`, gap-free and unique under concurrency.
+//
+// A counter row per series key (the pattern with its date parts filled in, so `{YYYY}` restarts
+// every year) is incremented with one `insert ... on conflict do update ... returning` in the
+// caller's transaction. The row stays locked until that transaction ends, so concurrent creates
+// of the same series queue on it and each gets the next number; a transaction that rolls back
+// releases its number with it, so the sequence has no gaps. Date parts use the plant time zone.
+import type { Tx } from '../db/index.ts';
+
+/** Tokens a pattern may use. `{#…#}` is the counter, zero-padded to the number of `#`. */
+const TOKEN_RE = /\{([^{}]*)\}/g;
+const DATE_TOKENS = ['YYYY', 'YY', 'MM', 'DD'] as const;
+
+export class NamingPatternError extends Error {}
+
+export interface ParsedPattern {
+  pattern: string;
+  /** Width of the counter. */
+  digits: number;
+}
+
+/** Checks a pattern: exactly one counter token `{###…}` (1–12 digits), date tokens otherwise. */
+export function parseNamingPattern(pattern: string): ParsedPattern {
+  let digits = 0;
+  let counters = 0;
+  for (const m of pattern.matchAll(TOKEN_RE)) {
+    const token = m[1] ?? '';
+    if (/^#{1,12}$/.test(token)) {
+      counters++;
+      digits = token.length;
+    } else if (!(DATE_TOKENS as readonly string[]).includes(token)) {
+      throw new NamingPatternError(`Unknown token {${token}} in naming pattern "${pattern}": use {YYYY}, {YY}, {MM}, {DD} and one {####}.`);
+    }
+  }
+  if (counters !== 1) throw new NamingPatternError(`The naming pattern "${pattern}" needs exactly one counter like {####}.`);
+  if (/[{}]/.test(pattern.replace(TOKEN_RE, ''))) throw new NamingPatternError(`Unbalanced braces in naming pattern "${pattern}".`);
+  return { pattern, digits };
+}
+
+/** Calendar parts of `at` in `timeZone` (the plant's), as zero-padded strings. */
+export function dateParts(at: Date, timeZone: string): Record<(typeof DATE_TOKENS)[number], string> {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(at);
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
+  const yyyy = get('year').padStart(4, '0');
+  return { YYYY: yyyy, YY: yyyy.slice(-2), MM: get('month'), DD: get('day') };
+}
+
+/** The pattern with its date parts filled in and the counter left as `{#}`: the series key's period part. */
+export function seriesPrefix(pattern: string, at: Date, timeZone: string): string {
+  parseNamingPattern(pattern);
+  const d = dateParts(at, timeZone);
+  return pattern.replace(TOKEN_RE, (_all, token: string) => (token.startsWith('#') ? '{#}' : d[token as keyof typeof d]));
+}
+
+export function formatName(pattern: string, at: Date, timeZone: string, n: number): string {
+  const { digits } = parseNamingPattern(pattern);
+  const d = dateParts(at, timeZone);
+  return pattern.replace(TOKEN_RE, (_all, token: string) => (token.startsWith('#') ? String(n).padStart(digits, '0') : d[token as keyof typeof d]));
+}
+
+/**
+ * Takes the next number of a series in the caller's transaction and returns the formatted name.
+ * `scope` keeps separate series apart (e.g. `app/entity/name`); the period comes from the pattern.
+ */
+export async function nextInSeries(tx: Tx, scope: string, pattern: string, at: Date, timeZone: string): Promise<{ name: string; n: number; key: string }> {
+  const key = `${scope}:${seriesPrefix(pattern, at, timeZone)}`;
+  const r = await tx.query<{ last: number | string }>(
+    `insert into naming_counters (series_key, last) values ($1, 1)
+     on conflict (series_key) do update set last = naming_counters.last + 1
+     returning last`,
+    [key],
+  );
+  const n = Number(r.rows[0]!.last);
+  return { name: formatName(pattern, at, timeZone, n), n, key };
+}

@@ -1,0 +1,36 @@
+// Approval and workflow engine: DingTalk-style approval trees, tasks, durable timers,
+// e-signatures, inbox. Other folders import only this file.
+import type { Engine } from '../engine.ts';
+import { registerScopes } from '../platform/auth/index.ts';
+import { workflowMigrations } from './migrations.ts';
+import { workflowRoutes } from './routes.ts';
+import { startTimerWorker } from './timers.ts';
+
+export {
+  onWorkflowOutcome,
+  onRecordChange,
+  registerWorkflowAction,
+  setDocumentLoader,
+  type Outcome,
+  type OutcomeEvent,
+  type RecordChangeEvent,
+  type ActionHandler,
+} from './hooks.ts';
+export { startInstance, nodeOutcome, type StartOptions, type StartResult } from './runtime.ts';
+export { setWorkflowSource, startFromPublished, type WorkflowSource } from './integration.ts';
+export { TimerWorker, registerTimerKind, type TimerWorkerOptions } from './timers.ts';
+export * as workflowService from './service.ts';
+export * as workflowInbox from './inbox.ts';
+export { checkWorkflow, validateWorkflow, WorkflowDef } from '../../shared/workflow-definition.ts';
+
+registerScopes('workflow:read', 'workflow:write');
+
+export const workflowEngine: Engine = {
+  name: 'workflow',
+  migrations: workflowMigrations,
+  routes: workflowRoutes,
+  start: async (ctx) => {
+    const worker = startTimerWorker(ctx);
+    return () => worker.stop();
+  },
+};

@@ -1,0 +1,250 @@
+// End-to-end harness: a real Trellis server in a child process, Debian's Chromium driven by
+// playwright-core, and screenshots into test-output/screenshots/.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import pg from 'pg';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ADMIN_USERNAME = 'admin';
+export const ADMIN_PASSWORD = 'Admin-Pass-2026!';
+export const CHROMIUM_PATH = process.env.TRELLIS_E2E_CHROMIUM ?? '/usr/bin/chromium';
+export const SCREENSHOT_DIR = path.join(repoRoot, 'test-output/screenshots');
+export const PHONE: BrowserContextOptions = {
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+};
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const OUTPUT_LIMIT = 64 * 1024;
+
+export interface TrellisServer {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  port: number;
+  dataDir: string;
+  /** The last 64 KB the server wrote to stdout and stderr. */
+  output(): string;
+  /** Stops exactly this server (SIGTERM, then SIGKILL after 15 s) and removes its data. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Seed the demo plant (default: no, TRELLIS_SKIP_DEMO=1). */
+  demo?: boolean;
+  /** Extra environment for the server. */
+  env?: Record<string, string>;
+  /** How long to wait for /readyz (default 90 s). */
+  readyTimeoutMs?: number;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** A fresh PostgreSQL database when TRELLIS_E2E_DATABASE_URL is set; PGlite in the data folder otherwise. */
+async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> } | null> {
+  const adminUrl = process.env.TRELLIS_E2E_DATABASE_URL;
+  if (!adminUrl) return null;
+  const name = `trellis_e2e_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      try {
+        await c.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/** Starts `node src/server/cli.ts start` on a free port with a fresh data folder and waits for /readyz. */
+export async function startServer(opts: StartOptions = {}): Promise<TrellisServer> {
+  const port = await freePort();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-e2e-'));
+  const database = await freshDatabase();
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.DATABASE_URL;
+  Object.assign(env, {
+    PORT: String(port),
+    TRELLIS_DATA_DIR: dataDir,
+    TRELLIS_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    TRELLIS_LOG_LEVEL: process.env.TRELLIS_E2E_LOG_LEVEL ?? 'info',
+    ...(opts.demo ? {} : { TRELLIS_SKIP_DEMO: '1' }),
+    ...(database ? { DATABASE_URL: database.url } : {}),
+    ...opts.env,
+  });
+  if (opts.demo) delete env.TRELLIS_SKIP_DEMO;
+
+  const child = spawn(process.execPath, ['src/server/cli.ts', 'start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (d: Buffer) => {
+    output += d.toString();
+    if (output.length > OUTPUT_LIMIT) output = output.slice(-OUTPUT_LIMIT);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      if (!(await waitForExit(child, 15_000))) {
+        child.kill('SIGKILL');
+        await waitForExit(child, 5_000);
+      }
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    await database?.drop();
+  };
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 90_000);
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`Trellis exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output}`);
+      }
+      try {
+        const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
+        if (res.ok) break;
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline) throw new Error(`Trellis was not ready within ${opts.readyTimeoutMs ?? 90_000} ms:\n${output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, port, dataDir, output: () => output, stop };
+}
+
+/** Debian's Chromium through playwright-core. Never downloads a browser. */
+export async function launchBrowser(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM_PATH)) {
+    throw new Error(`${CHROMIUM_PATH} is missing: apt-get install -y chromium (tests never download a browser)`);
+  }
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+}
+
+/** A fresh browser context (own cookies and storage) pointed at the server. */
+export async function newContext(browser: Browser, server: TrellisServer, options: BrowserContextOptions = {}): Promise<BrowserContext> {
+  const context = await browser.newContext({ baseURL: server.url, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', ...options });
+  context.setDefaultTimeout(15_000);
+  context.setDefaultNavigationTimeout(30_000);
+  return context;
+}
+
+/** Saves a full-page PNG to test-output/screenshots/<name>.png and returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, `${name.replace(/[^A-Za-z0-9._-]+/g, '-')}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+export interface ScriptTally {
+  /** Files loaded so far: url, raw bytes, gzip bytes. */
+  files: Array<{ url: string; bytes: number; gzipBytes: number }>;
+  gzipBytes(): number;
+}
+
+/** Records every JavaScript file the page loads, with its gzipped size (level 9, like a CDN). */
+export function tallyScripts(page: Page): ScriptTally {
+  const files: ScriptTally['files'] = [];
+  page.on('response', (res) => {
+    const type = res.headers()['content-type'] ?? '';
+    if (!type.includes('javascript')) return;
+    res.body().then(
+      (body) => files.push({ url: res.url(), bytes: body.length, gzipBytes: gzipSync(body, { level: 9 }).length }),
+      () => {},
+    );
+  });
+  return { files, gzipBytes: () => files.reduce((n, f) => n + f.gzipBytes, 0) };
+}
+
+/** Inputs (and selects, textareas) without an accessible name: none on a good form. */
+export async function unlabelledInputs(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const nameOf = (el: HTMLElement): string => {
+      const labelledBy = el.getAttribute('aria-labelledby');
+      if (labelledBy) {
+        const text = labelledBy
+          .split(/\s+/)
+          .map((id) => document.getElementById(id)?.textContent ?? '')
+          .join(' ')
+          .trim();
+        if (text) return text;
+      }
+      const aria = el.getAttribute('aria-label')?.trim();
+      if (aria) return aria;
+      const labels = (el as HTMLInputElement).labels;
+      if (labels) {
+        const text = [...labels].map((l) => l.textContent ?? '').join(' ').trim();
+        if (text) return text;
+      }
+      return el.getAttribute('title')?.trim() ?? '';
+    };
+    return [...document.querySelectorAll<HTMLElement>('input, select, textarea')]
+      .filter((el) => (el as HTMLInputElement).type !== 'hidden')
+      .filter((el) => !nameOf(el))
+      .map((el) => el.outerHTML.slice(0, 200));
+  });
+}
+
+/** True when the page is wider than its viewport (horizontal scrolling). */
+export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; viewport: number }> {
+  return page.evaluate(() => ({ scrollWidth: document.scrollingElement?.scrollWidth ?? 0, viewport: window.innerWidth }));
+}
