@@ -36,7 +36,10 @@ async function restore(s: Saved): Promise<void> {
         [r.seq, r.at, r.actor_id, r.actor_name, r.action, r.target_type, r.target_id, r.ip, r.user_agent, r.request_id, JSON.stringify(r.detail), r.prev_hash, r.hash],
       );
     }
-    await tx.query('update system_settings set value = $2 where key = $1', [AUDIT_HEAD_KEY, JSON.stringify(s.head)]);
+    await tx.query(
+      `insert into system_settings (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value`,
+      [AUDIT_HEAD_KEY, JSON.stringify(s.head)],
+    );
   });
 }
 

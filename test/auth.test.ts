@@ -202,7 +202,8 @@ describe('sign-in', () => {
       { payload: { username: 'admin', password: TEST_ADMIN_PASSWORD, remember: true }, status: 400 },
       { payload: { username: 42, password: TEST_ADMIN_PASSWORD }, status: 400 },
       { payload: { username: 'admin' }, status: 400 },
-      { payload: 'username=admin', headers: { 'content-type': 'text/plain' }, status: 415 },
+      { payload: '<login user="admin"/>', headers: { 'content-type': 'application/xml' }, status: 415 },
+      { payload: 'username=admin', headers: { 'content-type': 'text/plain' }, status: 400 },
     ];
     for (const c of cases) {
       const r = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: c.payload, headers: c.headers, remoteAddress: nextIp() });
@@ -242,6 +243,7 @@ describe('sessions', () => {
   it('shows departments (primary first) once the cached principal is invalidated', async () => {
     const u = await makeUser('deptuser');
     const s = await loginAs(t, 'deptuser', PASSWORD);
+    expect((await s.inject('/api/v1/me')).json().departments).toEqual([]);
     const d = await t.ctx.db.query<{ id: string; code: string }>(
       `insert into departments (code, name, name_en) values ('qa', '质量部', 'Quality'), ('aa', '行政部', null) returning id, code`,
     );

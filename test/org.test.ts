@@ -278,7 +278,7 @@ describe('audit in the same transaction', () => {
       }),
     ).rejects.toThrow('boom');
     expect(await auditCount()).toBe(before);
-    expect((await t.ctx.db.query('select 1 from departments where code = $1', ['ghost'])).rowCount).toBe(0);
+    expect((await t.ctx.db.query('select 1 from departments where code = $1', ['ghost'])).rows.length).toBe(0);
     expect((await t.ctx.db.query('select value from system_settings where key = $1', ['audit.head'])).rows).toEqual(headBefore.rows);
     // A refused write (bad parent) writes nothing either.
     await rejects(write((w) => createDepartment(w, { code: 'ghost', name: '幽灵部门', parentId: '6f1c2a4e-0000-4000-8000-000000000001' })), 422);

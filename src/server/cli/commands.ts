@@ -7,6 +7,7 @@ import { migrate, pendingMigrations } from '../db/index.ts';
 import { engines } from '../engines.ts';
 import { seedDemoPlant, systemClock, verifyAuditChain, DEMO_PASSWORD, type AppContext } from '../platform/index.ts';
 import { apikeyCreateCommand, userCreateCommand } from '../platform/auth/cli.ts';
+import { appCommands } from '../modeling/cli.ts';
 
 export interface Command {
   name: string;
@@ -132,4 +133,4 @@ const auditVerifyCmd: Command = {
   },
 };
 
-export const commands: Command[] = [start, migrateCmd, seedCmd, auditVerifyCmd, userCreateCommand, apikeyCreateCommand];
+export const commands: Command[] = [start, migrateCmd, seedCmd, auditVerifyCmd, userCreateCommand, apikeyCreateCommand, ...appCommands];

@@ -27,7 +27,7 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
   }
   const query = async <R,>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
     const r = await pg.query<R>(text, params as unknown[] | undefined);
-    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
   };
   return {
     kind: 'pglite',
@@ -41,7 +41,7 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
         const made = makeTx({
           query: async <R,>(text: string, params?: readonly unknown[]) => {
             const r = await t.query<R>(text, params as unknown[] | undefined);
-            return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+            return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
           },
           exec: async (script: string) => {
             await t.exec(script);

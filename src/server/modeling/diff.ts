@@ -175,8 +175,16 @@ async function findFk(sql: Sql, table: string, spec: FkSpec): Promise<string | n
 // ---------------------------------------------------------------------------------------------
 // the plan
 
+/** JSON with sorted keys: definitions come back from jsonb with their keys reordered. */
+function stable(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v ?? null);
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${stable(o[k])}`).join(',')}}`;
+}
+
 function sameMeta(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return stable(a) === stable(b);
 }
 
 function fieldMeta(f: FieldDef): unknown {
@@ -195,7 +203,11 @@ function matchByName<T extends { name: string; renamedFrom?: string }>(oldItems:
   const newNames = new Set(newItems.map((x) => x.name));
   const m = new Map<string, string>(); // new name → old name
   const taken = new Set<string>();
-  for (const n of newItems) if (oldNames.has(n.name)) (m.set(n.name, n.name), taken.add(n.name));
+  for (const n of newItems) {
+    if (!oldNames.has(n.name)) continue;
+    m.set(n.name, n.name);
+    taken.add(n.name);
+  }
   for (const n of newItems) {
     if (m.has(n.name) || !n.renamedFrom) continue;
     if (oldNames.has(n.renamedFrom) && !taken.has(n.renamedFrom) && !newNames.has(n.renamedFrom)) {

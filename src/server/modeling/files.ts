@@ -19,7 +19,7 @@ export function parseDefinition(text: string, format: DefinitionFormat): unknown
       throw new DefinitionParseError(`not valid JSON: ${(err as Error).message}`);
     }
   }
-  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true, maxAliasCount: 100 });
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) throw new DefinitionParseError(`not valid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
   return doc.toJS({ maxAliasCount: 100 });
 }

@@ -30,6 +30,12 @@ export const modelingEngine: Engine = {
   migrations: modelingMigrations,
   routes: modelingRoutes,
   bootstrap: async (ctx, opts) => {
+    // The role that may publish apps besides administrators (granted like any other role).
+    await ctx.db.query(
+      `insert into roles (code, name, name_en, description, builtin)
+       values ('app_builder', '应用搭建者', 'App builder', 'Designs and publishes low-code apps (entities, forms, permissions).', true)
+       on conflict (code) do nothing`,
+    );
     if (!opts.seedDemo) return;
     const published = await seedCatalog(ctx);
     if (published.length) ctx.log.info({ apps: published }, 'catalog apps published');

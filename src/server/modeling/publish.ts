@@ -32,7 +32,7 @@ async function hasTrgm(ctx: AppContext, sql: Sql): Promise<boolean> {
   const known = trgmKnown.get(ctx.db);
   if (known !== undefined) return known;
   const r = await sql.query(`select 1 from pg_extension where extname = 'pg_trgm'`);
-  const has = r.rowCount > 0;
+  const has = r.rows.length > 0;
   trgmKnown.set(ctx.db, has);
   return has;
 }

@@ -1,7 +1,7 @@
 // Published apps as the other engines see them. The records engine asks on every request, so the
 // answer comes from a per-process cache; another process's publish is noticed within
 // STALE_MS by re-reading apps.current_version (one indexed row) at most that often.
-import type { AppDef, EntityDef, Label } from '../../shared/definition.ts';
+import { AppDef, type EntityDef, type Label } from '../../shared/definition.ts';
 import type { Sql } from '../db/index.ts';
 
 export interface PublishedApp {
@@ -41,6 +41,15 @@ interface Entry {
 const cache = new Map<string, Entry>();
 const now = () => performance.now();
 
+/**
+ * jsonb keeps keys in its own order (short keys first); parsing with the schema puts them back
+ * in the definition's order (name, type, label, ...) so exports read like the files people write.
+ */
+export function inSchemaOrder(def: AppDef): AppDef {
+  const r = AppDef.safeParse(def);
+  return r.success ? r.data : def;
+}
+
 export function toPublished(name: string, version: number, def: AppDef): PublishedApp {
   return { name, version, def, entities: new Map(def.entities.map((e) => [e.name, e])) };
 }
@@ -71,7 +80,7 @@ export async function getPublishedApp(sql: Sql, appName: string): Promise<Publis
   const v = await sql.query<{ definition: AppDef }>('select definition from app_versions where app_name = $1 and version = $2', [appName, version]);
   const def = v.rows[0]?.definition;
   if (!def) return null;
-  const app = toPublished(appName, version, def);
+  const app = toPublished(appName, version, inSchemaOrder(def));
   cache.set(appName, { app, checkedAt: now() });
   return app;
 }
@@ -111,5 +120,5 @@ export async function getAppVersion(sql: Sql, appName: string, version: number):
   );
   const x = r.rows[0];
   if (!x) return null;
-  return { app: appName, version: x.version, publishedAt: iso(x.published_at), publishedBy: x.published_by, changes: x.changes, definition: x.definition };
+  return { app: appName, version: x.version, publishedAt: iso(x.published_at), publishedBy: x.published_by, changes: x.changes, definition: inSchemaOrder(x.definition) };
 }

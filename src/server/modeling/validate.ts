@@ -134,7 +134,10 @@ function translateIssues(input: unknown, issues: readonly Issue[], prefix: Prope
         let best = -1;
         branches.forEach((b, i) => {
           const depth = Math.max(0, ...b.map((x) => x.path.length));
-          if (depth > best) ((best = depth), (pick = i));
+          if (depth > best) {
+            best = depth;
+            pick = i;
+          }
         });
         if (best === 0) {
           out.push({ path: namedPath(input, full), message: branches.flat().map((x) => x.message).filter((m, i, a) => a.indexOf(m) === i).join(' or ') || 'invalid value' });

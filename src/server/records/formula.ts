@@ -37,7 +37,8 @@ export function formulaInput(fields: readonly FieldDef[], values: Record<string,
   const out: Record<string, unknown> = {};
   for (const f of fields) {
     const v = values[f.name];
-    if (v === undefined) continue;
+    // Empty fields are left out: `qty * price` over an empty price is empty, not an error.
+    if (v === undefined || v === null) continue;
     if (v !== null && DECIMAL_TYPES.has(valueType(f))) out[f.name] = Number(v);
     else if (f.type === 'child_table' && Array.isArray(v)) {
       const cf = childFields?.(f) ?? [];

@@ -24,6 +24,8 @@ export interface RefCheck {
 export interface ChildRow {
   id?: string;
   values: Record<string, unknown>;
+  /** Fields whose given value was refused (no second "is required" for them). */
+  failed?: Set<string>;
 }
 
 export interface Prepared {
@@ -92,17 +94,21 @@ function condHolds(cond: NonNullable<FieldDef['visibleIf']>, record: Record<stri
 interface Coerced {
   given: Map<string, unknown>;
   children: Map<string, ChildRow[]>;
+  /** Keys whose value was refused. */
+  failed: Set<string>;
 }
 
 /** Checks the keys and values given for one record (parent or child row). */
 function coerceGiven(schema: EntitySchema, input: Record<string, unknown>, prefix: string, issues: Issue[], refs: RefCheck[], submitted: boolean, allowId: boolean): Coerced {
   const given = new Map<string, unknown>();
   const children = new Map<string, ChildRow[]>();
+  const failed = new Set<string>();
   const unknown: string[] = [];
   for (const [key, raw] of Object.entries(input)) {
     const path = `${prefix}${key}`;
     if (allowId && key === 'id') continue;
     const field = schema.fields.get(key);
+    if (field) failed.add(key); // dropped again below once the value is accepted
     if (!field) {
       if (SYSTEM.has(key)) issues.push({ path, message: `"${key}" is a system field: it is set by Trellis and cannot be written` });
       else unknown.push(key);
@@ -139,13 +145,14 @@ function coerceGiven(schema: EntitySchema, input: Record<string, unknown>, prefi
     given.set(key, v);
     if (REF_TYPES.has(field.type)) refs.push({ path, field, id: v as string });
   }
+  for (const key of given.keys()) failed.delete(key);
   if (unknown.length) {
     const known = [...schema.fields.values()].filter((f) => !COMPUTED_TYPES.has(f.type)).map((f) => f.name);
     for (const k of unknown) {
       issues.push({ path: `${prefix}${k}`, message: `unknown field "${k.slice(0, 60)}" in ${schema.entity.name}; its fields are: ${known.join(', ')}` });
     }
   }
-  return { given, children };
+  return { given, children, failed };
 }
 
 function coerceChildRows(schema: EntitySchema, raw: unknown, prefix: string, issues: Issue[], refs: RefCheck[], submitted: boolean): ChildRow[] | null {
@@ -158,43 +165,51 @@ function coerceChildRows(schema: EntitySchema, raw: unknown, prefix: string, iss
     issues.push({ path, message: `has ${raw.length} rows; at most ${MAX_CHILD_ROWS} are allowed` });
     return null;
   }
+  // Rows with refused values are still completed (to report every problem at once); the caller
+  // fails the whole write anyway because `issues` is not empty.
   const rows: ChildRow[] = [];
   const seen = new Set<string>();
-  let ok = true;
   raw.forEach((r, i) => {
     const rp = `${prefix}${i}.`;
     if (!isPlainObject(r)) {
       issues.push({ path: `${prefix}${i}`, message: 'must be an object of field values' });
-      ok = false;
+      rows.push({ values: {}, failed: new Set(schema.fields.keys()) });
       return;
     }
     let id: string | undefined;
     if (r.id !== undefined && r.id !== null) {
       if (typeof r.id !== 'string' || !UUID_RE.test(r.id) || seen.has(r.id.toLowerCase())) {
         issues.push({ path: `${rp}id`, message: 'must be the id of an existing row of this table, once, or left out for a new row' });
-        ok = false;
       } else {
         id = r.id.toLowerCase();
         seen.add(id);
       }
     }
-    const before = issues.length;
     const c = coerceGiven(schema, r, rp, issues, refs, submitted, true);
     for (const [k] of c.children) {
       issues.push({ path: `${rp}${k}`, message: 'child tables inside child tables are not supported' });
     }
-    if (issues.length > before) ok = false;
-    rows.push({ ...(id ? { id } : {}), values: Object.fromEntries(c.given) });
+    rows.push({ ...(id ? { id } : {}), values: Object.fromEntries(c.given), failed: c.failed });
   });
-  return ok ? rows : null;
+  return rows;
 }
 
 /** Fills defaults, computes formulas and checks required fields of one full record in place. */
-async function complete(schema: EntitySchema, values: Record<string, unknown>, isNew: boolean, given: Set<string>, prefix: string, p: PrepareInput, issues: Issue[], warnings: Issue[]): Promise<void> {
+async function complete(
+  schema: EntitySchema,
+  values: Record<string, unknown>,
+  isNew: boolean,
+  given: Set<string>,
+  failed: ReadonlySet<string>,
+  prefix: string,
+  p: PrepareInput,
+  issues: Issue[],
+  warnings: Issue[],
+): Promise<void> {
   const { entity, app } = schema;
   if (isNew) {
     for (const f of entity.fields) {
-      if (given.has(f.name) || f.default === undefined || COMPUTED_TYPES.has(f.type) || f.type === 'child_table') continue;
+      if (given.has(f.name) || failed.has(f.name) || f.default === undefined || COMPUTED_TYPES.has(f.type) || f.type === 'child_table') continue;
       const d = resolveDefault(f, p.evalCtx, p.primaryDepartmentId);
       if (d === null || d === undefined) continue;
       const v = coerceValue(f, d, `${prefix}${f.name}`, issues);
@@ -212,7 +227,7 @@ async function complete(schema: EntitySchema, values: Record<string, unknown>, i
       const rv = 'values' in row && isPlainObject(row.values) ? (row.values as Record<string, unknown>) : null;
       if (!rv) continue;
       const rowGiven = new Set(Object.keys(rv));
-      await complete(child, rv, true, rowGiven, `${prefix}${name}.${i}.`, p, issues, warnings);
+      await complete(child, rv, true, rowGiven, (row as ChildRow).failed ?? new Set(), `${prefix}${name}.${i}.`, p, issues, warnings);
     }
   }
   const childFields = (f: FieldDef) => schema.children.get(f.name)?.entity.fields;
@@ -221,7 +236,7 @@ async function complete(schema: EntitySchema, values: Record<string, unknown>, i
   await computeFormulas(entity.fields, flat, warnings, prefix, childFields);
   for (const f of entity.fields) if (f.type === 'formula') values[f.name] = flat[f.name];
   for (const f of entity.fields) {
-    if (COMPUTED_TYPES.has(f.type)) continue;
+    if (COMPUTED_TYPES.has(f.type) || failed.has(f.name)) continue;
     const visible = f.visibleIf ? condHolds(f.visibleIf, flat, app, entity, p.evalCtx, true) : true;
     if (!visible) continue;
     const required = f.required || (f.requiredIf ? condHolds(f.requiredIf, flat, app, entity, p.evalCtx, false) : false);
@@ -256,11 +271,11 @@ export async function prepareValues(p: PrepareInput): Promise<Prepared> {
     issues.push({ path: prefix.slice(0, -1), message: 'must be an object of field values, e.g. {"qty": 1}' });
     return { values: {}, columns: [], children: new Map(), issues, warnings, refs };
   }
-  const { given, children } = coerceGiven(p.schema, p.input, prefix, issues, refs, p.submitted ?? false, false);
+  const { given, children, failed } = coerceGiven(p.schema, p.input, prefix, issues, refs, p.submitted ?? false, false);
   const isNew = p.current === null;
   const values: Record<string, unknown> = isNew ? {} : { ...p.current };
   for (const [k, v] of given) values[k] = v;
-  await complete(p.schema, values, isNew, new Set(given.keys()), prefix, p, issues, warnings);
+  await complete(p.schema, values, isNew, new Set(given.keys()), failed, prefix, p, issues, warnings);
   // Rows from the input become flat JSON now that they are complete.
   for (const name of p.schema.children.keys()) {
     const rows = values[name];

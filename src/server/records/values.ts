@@ -53,11 +53,11 @@ export function isValidDate(s: string): boolean {
 const patternCache = new Map<string, RegExp | null>();
 function compilePattern(p: string): RegExp | null {
   if (!patternCache.has(p)) {
-    let re: RegExp | null = null;
+    let re: RegExp | null;
     try {
       re = new RegExp(p, 'u');
     } catch {
-      re = null;
+      re = null; // modeling validates patterns on publish; an unreadable one is not enforced
     }
     patternCache.set(p, re);
   }

@@ -43,7 +43,8 @@ export interface ActionEvent {
 }
 
 export type OutcomeHook = (tx: Tx, e: OutcomeEvent) => Promise<void>;
-export type RecordChangeHook = (tx: Tx, e: RecordChangeEvent) => Promise<void>;
+/** May return the document as stored after the change (normalised values), which the instance then keeps. */
+export type RecordChangeHook = (tx: Tx, e: RecordChangeEvent) => Promise<void | Record<string, unknown>>;
 /** Returns changes to merge into the instance's copy of the document, if any. */
 export type ActionHandler = (tx: Tx, e: ActionEvent) => Promise<void | { changes?: Record<string, unknown> }>;
 
@@ -79,8 +80,10 @@ export async function runOutcomeHooks(tx: Tx, e: OutcomeEvent): Promise<void> {
   for (const h of outcomeHooks) await h(tx, e);
 }
 
-export async function runRecordChangeHooks(tx: Tx, e: RecordChangeEvent): Promise<void> {
-  for (const h of recordChangeHooks) await h(tx, e);
+export async function runRecordChangeHooks(tx: Tx, e: RecordChangeEvent): Promise<Record<string, unknown> | null> {
+  let stored: Record<string, unknown> | null = null;
+  for (const h of recordChangeHooks) stored = (await h(tx, e)) ?? stored;
+  return stored;
 }
 
 /** Reads the document as it is now (records engine), for signature verification. */

@@ -5,6 +5,7 @@ import { registerScopes } from '../platform/auth/index.ts';
 import { workflowMigrations } from './migrations.ts';
 import { workflowRoutes } from './routes.ts';
 import { startTimerWorker } from './timers.ts';
+import { linkRecords } from './integration.ts';
 
 export {
   onWorkflowOutcome,
@@ -17,7 +18,7 @@ export {
   type ActionHandler,
 } from './hooks.ts';
 export { startInstance, nodeOutcome, type StartOptions, type StartResult } from './runtime.ts';
-export { setWorkflowSource, startFromPublished, type WorkflowSource } from './integration.ts';
+export { startFromPublished, workflowOf, documentSnapshot } from './integration.ts';
 export { TimerWorker, registerTimerKind, type TimerWorkerOptions } from './timers.ts';
 export * as workflowService from './service.ts';
 export * as workflowInbox from './inbox.ts';
@@ -29,6 +30,9 @@ export const workflowEngine: Engine = {
   name: 'workflow',
   migrations: workflowMigrations,
   routes: workflowRoutes,
+  bootstrap: async (ctx) => {
+    linkRecords(ctx);
+  },
   start: async (ctx) => {
     const worker = startTimerWorker(ctx);
     return () => worker.stop();

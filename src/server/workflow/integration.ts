@@ -1,45 +1,151 @@
-// Where approval trees come from and where their outcomes go: the published app version
-// (modeling) supplies the tree; the records engine's submit hook starts an instance, and the
-// final decision makes the document effective in the same transaction.
-import type { Tx } from '../db/index.ts';
-import type { Actor, AppContext } from '../platform/context.ts';
-import { AppError, notFound } from '../platform/errors.ts';
-import type { WorkflowDef } from '../../shared/workflow-definition.ts';
+// Where approval trees come from and where their outcomes go.
+//  - The tree: `workflows` of the published app version (modeling); the instance keeps a copy,
+//    so a later publish never disturbs it.
+//  - Start: submitting a document whose entity has an approval tree is intercepted by the
+//    records engine's before-submit hook; the instance starts in that same transaction and the
+//    document stays a draft "in approval".
+//  - Outcome: the final approval submits the document (records, skipHooks) in the transaction of
+//    the decision, and every outcome becomes an outbox event `trellis.workflow.<outcome>`.
+import type { Sql, Tx } from '../db/index.ts';
+import { getPublishedApp, type PublishedApp } from '../modeling/index.ts';
+import { getRecordInTx, recordHooks, submitRecordInTx, updateRecordInTx, type RecordJson } from '../records/index.ts';
+import { emitEvent } from '../platform/events/index.ts';
+import { systemActor, type Actor, type AppContext } from '../platform/context.ts';
+import { notFound, unprocessable, validationFailed } from '../platform/errors.ts';
+import { checkWorkflow, type WorkflowDef } from '../../shared/workflow-definition.ts';
+import { onRecordChange, onWorkflowOutcome, setDocumentLoader } from './hooks.ts';
 import { startInstance, type StartResult } from './runtime.ts';
 
-export interface WorkflowLookup {
-  appVersion: number;
-  workflow: WorkflowDef;
-  record: Record<string, unknown>;
-  title?: string;
+/** The approval tree of an entity in a published app, validated; null when it has none. */
+export function workflowOf(app: PublishedApp, entity: string): WorkflowDef | null {
+  for (const raw of app.def.workflows ?? []) {
+    if ((raw as { entity?: unknown })?.entity !== entity) continue;
+    const { workflow, problems } = checkWorkflow(raw, app.entities.get(entity));
+    if (!workflow || problems.length) {
+      throw validationFailed(
+        `The approval flow of ${app.name}.${entity} (version ${app.version}) is not valid, so the document cannot be submitted: ${problems
+          .slice(0, 3)
+          .map((p) => `${p.path}: ${p.message}`)
+          .join('; ')}`,
+        problems,
+      );
+    }
+    return workflow;
+  }
+  return null;
 }
 
-/** Finds the published tree for a document and reads the document (set by the integration with modeling/records). */
-export type WorkflowSource = (tx: Tx, ref: { app: string; entity: string; recordId: string }) => Promise<WorkflowLookup | null>;
-let source: WorkflowSource | null = null;
-export function setWorkflowSource(fn: WorkflowSource | null): void {
-  source = fn;
+/** What the approval sees of a document: its field values plus name, owner department and creator. */
+export function documentSnapshot(r: RecordJson): Record<string, unknown> {
+  return { ...r.values, name: r.name, owner_department_id: r.owner_department_id, created_by: r.created_by };
 }
 
+function titleOf(app: PublishedApp, entity: string, r: RecordJson): string {
+  const label = app.entities.get(entity)?.label.zh ?? entity;
+  return `${label} ${r.name ?? r.id.slice(0, 8)}`;
+}
+
+// Picks chosen by the initiator travel from POST /workflow/start to the submit hook within one transaction.
+const picksOf = new WeakMap<Tx, Record<string, string[]>>();
+// Documents whose own submit is running in this transaction (an instance approved at once lets it proceed).
+const submitting = new WeakMap<Tx, Set<string>>();
+const key = (app: string, entity: string, id: string) => `${app}/${entity}/${id}`;
+
+let linkedCtx: AppContext | null = null;
+
+/** Connects the engine to modeling and records (once per process; the latest context wins). */
+export function linkRecords(ctx: AppContext): void {
+  const first = linkedCtx === null;
+  linkedCtx = ctx;
+  if (!first) return;
+
+  recordHooks.onBeforeSubmit(async (tx, e) => {
+    const app = await getPublishedApp(tx, e.app);
+    const workflow = app && workflowOf(app, e.entity);
+    if (!app || !workflow) return;
+    const k = key(e.app, e.entity, e.record.id);
+    const set = submitting.get(tx) ?? new Set<string>();
+    submitting.set(tx, set);
+    set.add(k);
+    try {
+      const r = await startInstance(tx, {
+        app: e.app,
+        appVersion: app.version,
+        workflow,
+        recordId: e.record.id,
+        record: documentSnapshot(e.record),
+        title: titleOf(app, e.entity, e.record),
+        actor: e.actor,
+        picks: picksOf.get(tx),
+        now: e.ctx.clock.now(),
+      });
+      // approved at once (every step auto-approved): the submit goes ahead normally
+      if (r.status === 'approved') return;
+      return { intercept: { workflow: { instanceId: r.instanceId, status: r.status } } };
+    } finally {
+      set.delete(k);
+    }
+  });
+
+  onWorkflowOutcome(async (tx, e) => {
+    const c = linkedCtx!;
+    const app = await getPublishedApp(tx, e.app);
+    const known = Boolean(app?.entities.get(e.entity));
+    if (e.outcome === 'approved' && known && !submitting.get(tx)?.has(key(e.app, e.entity, e.recordId))) {
+      await submitRecordInTx(tx, c, systemActor, e.app, e.entity, e.recordId, { skipHooks: true });
+    }
+    await emitEvent(tx, {
+      type: `trellis.workflow.${e.outcome}`,
+      source: `/trellis/apps/${e.app}/${e.entity}`,
+      subject: e.recordId,
+      time: e.at,
+      data: { instanceId: e.instanceId, app: e.app, appVersion: e.appVersion, workflow: e.workflow, entity: e.entity, recordId: e.recordId, outcome: e.outcome, by: e.actor.principal.username },
+    });
+  });
+
+  onRecordChange(async (tx, e) => {
+    const c = linkedCtx!;
+    const app = await getPublishedApp(tx, e.app);
+    if (!app?.entities.get(e.entity)) return;
+    const current = await getRecordInTx(tx, c, systemActor, e.app, e.entity, e.recordId);
+    const updated = await updateRecordInTx(tx, c, systemActor, e.app, e.entity, e.recordId, e.changes, { expectedVersion: current.version, allowSubmitted: true });
+    return documentSnapshot(updated);
+  });
+
+  setDocumentLoader(async (sql: Sql, ref) => {
+    const c = linkedCtx!;
+    const app = await getPublishedApp(sql, ref.app);
+    if (!app?.entities.get(ref.entity)) return null;
+    try {
+      return documentSnapshot(await getRecordInTx(sql, c, systemActor, ref.app, ref.entity, ref.recordId));
+    } catch {
+      return null;
+    }
+  });
+}
+
+/**
+ * POST /workflow/start: submits the document (which starts its approval) with the initiator's
+ * choices for `initiator_pick` steps. One transaction.
+ */
 export async function startFromPublished(
   ctx: AppContext,
   actor: Actor,
   input: { app: string; entity: string; recordId: string; picks?: Record<string, string[]> },
-): Promise<StartResult> {
-  if (!source) throw new AppError(503, 'not-available', 'Not available', 'Approvals cannot be started yet: no published app definitions are available on this server.');
+): Promise<StartResult & { recordStatus: string }> {
   return ctx.db.tx(async (tx) => {
-    const found = await source!(tx, input);
-    if (!found) throw notFound(`The app "${input.app}" has no approval flow for "${input.entity}" record ${input.recordId}.`);
-    return startInstance(tx, {
-      app: input.app,
-      appVersion: found.appVersion,
-      workflow: found.workflow,
-      recordId: input.recordId,
-      record: found.record,
-      title: found.title,
-      actor,
-      picks: input.picks,
-      now: ctx.clock.now(),
-    });
+    const app = await getPublishedApp(tx, input.app);
+    if (!app?.entities.get(input.entity)) throw notFound(`There is no published app "${input.app}" with an entity "${input.entity}".`);
+    if (!workflowOf(app, input.entity)) throw unprocessable(`${input.app}.${input.entity} has no approval flow; submit the document directly.`);
+    if (input.picks) picksOf.set(tx, input.picks);
+    const r = await submitRecordInTx(tx, ctx, actor, input.app, input.entity, input.recordId);
+    const started = (r.intercepted as { workflow?: { instanceId: string; status: StartResult['status'] } } | undefined)?.workflow;
+    if (started) return { ...started, recordStatus: r.record.status };
+    // approved at once: the instance is the latest for this document
+    const inst = await tx.query<{ id: string; status: StartResult['status'] }>(
+      'select id, status from wf_instances where app = $1 and entity = $2 and record_id = $3 order by created_at desc limit 1',
+      [input.app, input.entity, input.recordId],
+    );
+    return { instanceId: inst.rows[0]!.id, status: inst.rows[0]!.status, recordStatus: r.record.status };
   });
 }

@@ -92,7 +92,7 @@ async function fromField(sql: Sql, value: unknown): Promise<string[]> {
       continue;
     }
     const isUser = await sql.query('select 1 from users where id = $1', [v]);
-    if (isUser.rowCount > 0) out.push(v);
+    if (isUser.rows.length > 0) out.push(v);
     else {
       const head = await departmentHead(sql, v, 0);
       if (head) out.push(head);

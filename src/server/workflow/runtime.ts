@@ -612,9 +612,9 @@ async function applyChanges(x: Exec, task: TaskRow, changes: Record<string, unkn
   if (refused.length) {
     throw unprocessable(`At this step you may not change: ${refused.join(', ')}.`, refused.map((f) => ({ path: `body.changes.${f}`, message: 'not editable at this step' })));
   }
-  x.inst.record = { ...x.inst.record, ...changes };
+  const stored = await runRecordChangeHooks(x.tx, { instanceId: x.inst.id, app: x.inst.app, entity: x.inst.entity, recordId: x.inst.record_id, changes, actor: x.actor, at: x.now });
+  x.inst.record = stored ?? { ...x.inst.record, ...changes };
   await saveInstance(x);
-  await runRecordChangeHooks(x.tx, { instanceId: x.inst.id, app: x.inst.app, entity: x.inst.entity, recordId: x.inst.record_id, changes, actor: x.actor, at: x.now });
 }
 
 /** approve / reject / handle ("done"): records the decision and moves the instance on. */
@@ -643,7 +643,7 @@ export async function decide(x: Exec, task: TaskRow, decision: 'approve' | 'reje
   // an added-before signer finished: the person who added them may decide again
   if (task.blocks_task_id && status !== 'rejected') {
     const others = await x.tx.query(`select 1 from wf_tasks where blocks_task_id = $1 and status in ('queued', 'pending', 'waiting')`, [task.blocks_task_id]);
-    if (others.rowCount === 0) {
+    if (others.rows.length === 0) {
       const blocked = (await x.tx.query<TaskRow>(`select * from wf_tasks where id = $1 and status = 'waiting'`, [task.blocks_task_id])).rows[0];
       if (blocked) await activate(x, blocked);
     }
@@ -668,7 +668,7 @@ export async function transfer(x: Exec, task: TaskRow, toUserId: string, comment
 
 async function assertPerson(x: Exec, userId: string): Promise<void> {
   const r = await x.tx.query(`select 1 from users where id = $1 and active and kind = 'person'`, [userId]);
-  if (r.rowCount === 0) throw unprocessable(`There is no active user ${userId}.`);
+  if (r.rows.length === 0) throw unprocessable(`There is no active user ${userId}.`);
 }
 
 /** 加签: someone else signs before this approver (who then decides), or after (this approver approves now). */
@@ -755,8 +755,8 @@ export async function resubmit(x: Exec, input: DecisionInput): Promise<void> {
     const access = fieldAccess(x, x.tree.def.root.id);
     const refused = Object.keys(input.changes).filter((f) => access[f] === 'read_only' || access[f] === 'hidden');
     if (refused.length) throw unprocessable(`You may not change: ${refused.join(', ')}.`);
-    x.inst.record = { ...x.inst.record, ...input.changes };
-    await runRecordChangeHooks(x.tx, { instanceId: x.inst.id, app: x.inst.app, entity: x.inst.entity, recordId: x.inst.record_id, changes: input.changes, actor: x.actor, at: x.now });
+    const stored = await runRecordChangeHooks(x.tx, { instanceId: x.inst.id, app: x.inst.app, entity: x.inst.entity, recordId: x.inst.record_id, changes: input.changes, actor: x.actor, at: x.now });
+    x.inst.record = stored ?? { ...x.inst.record, ...input.changes };
   }
   await x.tx.query(`update wf_tasks set status = 'done', decision = 'resubmit', decided_at = $2, decided_by = $3, comment = $4 where instance_id = $1 and kind = 'resubmit' and status = 'pending'`, [x.inst.id, x.now, x.actor.principal.userId, input.comment ?? null]);
   x.inst.status = 'running';

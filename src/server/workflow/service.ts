@@ -89,17 +89,10 @@ async function checkSigner(ctx: AppContext, actor: Actor, password?: string, pin
 
 export async function actOnTask(ctx: AppContext, actor: Actor, taskId: string, a: TaskAction): Promise<ActionResult> {
   if (!UUID.test(taskId)) throw notFound(`There is no approval task ${taskId}.`);
+  // Re-authentication is checked before the transaction (argon2 is slow on purpose); whether this
+  // step needs a signature is checked inside it, against the instance's own tree.
   let method: 'password' | 'pin' | null = null;
-  if (a.action === 'approve' || a.action === 'reject') {
-    const pre = await ctx.db.query<{ definition: WorkflowDef; node_id: string }>(
-      'select i.definition, t.node_id from wf_tasks t join wf_instances i on i.id = t.instance_id where t.id = $1',
-      [taskId],
-    );
-    if (!pre.rows[0]) throw notFound(`There is no approval task ${taskId}.`);
-    const tree = new Tree(pre.rows[0].definition);
-    const node = tree.has(pre.rows[0].node_id) ? tree.node(pre.rows[0].node_id) : null;
-    if (node?.type === 'approver' && node.signature) method = await checkSigner(ctx, actor, a.password, a.pin);
-  }
+  if ((a.action === 'approve' || a.action === 'reject') && (a.password || a.pin)) method = await checkSigner(ctx, actor, a.password, a.pin);
   const people = a.action === 'transfer' ? await userIds(ctx.db, [a.to]) : a.action === 'add_signer' ? await userIds(ctx.db, a.users) : [];
   return ctx.db.tx(async (tx) => {
     const { x, task } = await lockTask(tx, taskId, actor, ctx.clock.now());
@@ -107,6 +100,10 @@ export async function actOnTask(ctx: AppContext, actor: Actor, taskId: string, a
     switch (a.action) {
       case 'approve':
       case 'reject': {
+        const node = x.tree.has(task.node_id) ? x.tree.node(task.node_id) : null;
+        if (node?.type === 'approver' && node.signature && !method && task.assignee_id === actor.principal.userId && task.status === 'pending') {
+          throw unauthorized('This step must be signed: re-enter your password (or your signing PIN) to sign your decision.');
+        }
         const onSigned = method
           ? async (t: TaskRow) => {
               result.signatureId = await storeSignature(tx, {
@@ -210,7 +207,7 @@ export async function canRead(sql: Sql, actor: Actor, inst: Pick<InstanceRow, 'i
      union all select 1 from wf_cc where instance_id = $1 and user_id = $2 limit 1`,
     [inst.id, p.userId],
   );
-  return r.rowCount > 0;
+  return r.rows.length > 0;
 }
 
 async function loadInstance(sql: Sql, id: string): Promise<InstanceRow> {

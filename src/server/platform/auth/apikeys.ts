@@ -116,8 +116,8 @@ export async function findApiKey(sql: Sql, id: string): Promise<ApiKeyInfo | nul
 
 /** Revokes a key (idempotent); true when this call revoked it. */
 export async function revokeApiKey(tx: Tx, actor: Actor, key: ApiKeyInfo, at: Date): Promise<boolean> {
-  const r = await tx.query('update api_keys set revoked_at = $2 where id = $1 and revoked_at is null', [key.id, at]);
-  if (r.rowCount === 0) return false;
+  const r = await tx.query('update api_keys set revoked_at = $2 where id = $1 and revoked_at is null returning id', [key.id, at]);
+  if (r.rows.length === 0) return false;
   await appendAudit(
     tx,
     actor,

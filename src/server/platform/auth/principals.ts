@@ -133,9 +133,23 @@ export async function loadProfile(sql: Sql, userId: string): Promise<{ principal
 
 const profiles = new WeakMap<Principal, Me>();
 
+const profileJson = new WeakMap<Principal, string>();
+
 /** The `Me` profile cached beside a resolved principal (no database query). */
 export function profileOfPrincipal(p: Principal): Me | undefined {
   return profiles.get(p);
+}
+
+/** The same profile as JSON text, serialised once per cached principal (the `/me` hot path). */
+export function profileJsonOfPrincipal(p: Principal): string | undefined {
+  let json = profileJson.get(p);
+  if (json === undefined) {
+    const me = profiles.get(p);
+    if (!me) return undefined;
+    json = JSON.stringify(me);
+    profileJson.set(p, json);
+  }
+  return json;
 }
 
 const ms = (d: Date | string | null): number | null => (d === null ? null : new Date(d).getTime());

@@ -8,7 +8,7 @@ import { AppError, forbidden, notFound, tooManyRequests, unauthorized, validatio
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey } from './apikeys.ts';
 import { clearAuthCookies, cookieOptions, metaOf, requireActor } from './guards.ts';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.ts';
-import { authState, loadProfile, profileOfPrincipal } from './principals.ts';
+import { authState, loadProfile, profileJsonOfPrincipal, type Me } from './principals.ts';
 import { hasScope, isAdmin, knownScopes } from './scopes.ts';
 import { CSRF_COOKIE, SESSION_COOKIE, randomToken, sha256 } from './tokens.ts';
 
@@ -215,8 +215,8 @@ export function authRoutes(api: Api, ctx: AppContext): void {
         const sessionId = p.sessionId;
         const now = clock.now();
         await db.tx(async (tx) => {
-          const r = await tx.query('update sessions set revoked_at = $2 where id = $1 and revoked_at is null', [sessionId, now]);
-          if (r.rowCount > 0) await appendAudit(tx, { principal: p, meta: metaOf(request) }, { action: 'auth.logout', targetType: 'user', targetId: p.userId }, now);
+          const r = await tx.query('update sessions set revoked_at = $2 where id = $1 and revoked_at is null returning id', [sessionId, now]);
+          if (r.rows.length > 0) await appendAudit(tx, { principal: p, meta: metaOf(request) }, { action: 'auth.logout', targetType: 'user', targetId: p.userId }, now);
           tx.afterCommit(() => state.invalidateSessions([sessionId]));
         });
       }
@@ -262,7 +262,7 @@ export function authRoutes(api: Api, ctx: AppContext): void {
         await appendAudit(
           tx,
           actor,
-          { action: 'auth.password_change', targetType: 'user', targetId: userId, detail: { endedSessions: revoked.rowCount } },
+          { action: 'auth.password_change', targetType: 'user', targetId: userId, detail: { endedSessions: revoked.rows.length } },
           now,
         );
         const ids = revoked.rows.map((r) => r.id);
@@ -313,9 +313,12 @@ export function authRoutes(api: Api, ctx: AppContext): void {
       logLevel: 'warn',
       schema: { tags: ['auth'], summary: 'The signed-in user, roles and departments', response: { 200: MeSchema } },
     },
-    async (request) => {
+    async (request, reply) => {
       const { principal } = requireActor(request);
-      const me = profileOfPrincipal(principal) ?? (await loadProfile(db, principal.userId))?.me;
+      // Serialised once per cached principal; a JSON string is sent as is (the schema documents it).
+      const json = profileJsonOfPrincipal(principal);
+      if (json !== undefined) return reply.type('application/json; charset=utf-8').send(json as unknown as Me);
+      const me = (await loadProfile(db, principal.userId))?.me;
       if (!me) throw unauthorized('Your account no longer exists. Sign in again.');
       return me;
     },

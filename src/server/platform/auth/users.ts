@@ -101,7 +101,7 @@ export async function bootstrapAuth(ctx: AppContext, opts: BootstrapOptions): Pr
     }
   });
   const exists = await ctx.db.query('select 1 from users where username = $1', ['admin']);
-  if (exists.rowCount > 0) return;
+  if (exists.rows.length > 0) return;
   const weak = ctx.config.adminPassword !== undefined ? passwordProblem(ctx.config.adminPassword) : null;
   if (weak) throw new Error(`TRELLIS_ADMIN_PASSWORD is not accepted: ${weak} Choose another, or unset it to get a generated one.`);
   const { password, generated } = choosePassword(ctx.config.adminPassword);
@@ -109,7 +109,7 @@ export async function bootstrapAuth(ctx: AppContext, opts: BootstrapOptions): Pr
   await ctx.db.tx(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [74_201_003]);
     const again = await tx.query('select 1 from users where username = $1', ['admin']);
-    if (again.rowCount > 0) return;
+    if (again.rows.length > 0) return;
     await createUser(tx, systemActor, { username: 'admin', displayName: '管理员', displayNameEn: 'Administrator', passwordHash, roles: ['admin'] }, at);
     tx.afterCommit(() =>
       opts.announce(

@@ -134,13 +134,13 @@ export async function getCompany(sql: Sql): Promise<{ name: string; nameEn: stri
 /** Why the demo must not be loaded, or null when it may. */
 async function refusal(sql: Sql): Promise<string | null> {
   const seeded = await sql.query('select 1 from system_settings where key = $1', [DEMO_SEEDED_KEY]);
-  if (seeded.rowCount > 0) return 'the demo plant was loaded before';
+  if (seeded.rows.length > 0) return 'the demo plant was loaded before';
   const depts = await sql.query('select 1 from departments limit 1');
-  if (depts.rowCount > 0) return 'the organisation already has departments; the demo plant is only loaded into an empty one';
+  if (depts.rows.length > 0) return 'the organisation already has departments; the demo plant is only loaded into an empty one';
   const taken = await sql.query<{ username: string }>('select username from users where username = any($1::text[]) order by username', [
     DEMO_USERS.map((u) => u.username),
   ]);
-  if (taken.rowCount > 0) return `demo user names are taken already (${taken.rows.map((u) => u.username).join(', ')})`;
+  if (taken.rows.length > 0) return `demo user names are taken already (${taken.rows.map((u) => u.username).join(', ')})`;
   return null;
 }
 

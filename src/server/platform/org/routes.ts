@@ -191,7 +191,7 @@ export function orgRoutes(api: Api, ctx: AppContext): void {
     async (request) => {
       reader(request);
       const exists = await ctx.db.query(`select 1 from users where id = $1 and kind <> 'system'`, [request.params.id]);
-      if (exists.rowCount === 0) throw notFound(`There is no person with id ${request.params.id}.`);
+      if (exists.rows.length === 0) throw notFound(`There is no person with id ${request.params.id}.`);
       return { items: await getManagerChain(ctx.db, request.params.id, request.query.levels) };
     },
   );

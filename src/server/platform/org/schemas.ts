@@ -166,7 +166,8 @@ export const UpdateUserBody = z
   .refine(atLeastOne, nothingToChange);
 export type UpdateUserInput = z.infer<typeof UpdateUserBody>;
 
-const boolString = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+// Accepts the parsed value too, so that parsing twice (route, then service) gives the same result.
+const boolString = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
 export const ListUsersQuery = z
   .object({

@@ -161,7 +161,7 @@ export async function createDepartment(w: OrgWrite, raw: unknown): Promise<Depar
 
 async function refuseTakenCode(sql: Sql, table: 'departments' | 'positions' | 'roles', code: string, exceptId?: string): Promise<void> {
   const r = await sql.query(`select 1 from ${table} where code = $1 and ($2::uuid is null or id <> $2::uuid)`, [code, exceptId ?? null]);
-  if (r.rowCount > 0) {
+  if (r.rows.length > 0) {
     const what = table === 'departments' ? 'department' : table === 'positions' ? 'position' : 'role';
     throw conflict(`A ${what} with code "${code}" already exists. Choose another code.`);
   }
@@ -180,7 +180,7 @@ export async function updateDepartment(w: OrgWrite, id: string, raw: unknown): P
     if (input.parentId === id) throw unprocessable('A department cannot be its own parent.', [{ path: 'body.parentId', message: 'is this department' }]);
     const parent = await requireDepartment(w.tx, input.parentId, 'body.parentId');
     const inside = await w.tx.query('select 1 from department_closure where ancestor_id = $1 and descendant_id = $2', [id, parent.id]);
-    if (inside.rowCount > 0) {
+    if (inside.rows.length > 0) {
       throw unprocessable(`Cannot move ${before.code} under ${parent.code}: ${parent.code} is inside ${before.code}, which would make a cycle.`, [
         { path: 'body.parentId', message: 'is a sub-department of this department' },
       ]);
@@ -458,7 +458,7 @@ async function checkManager(tx: Tx, userId: string | null, managerId: string): P
      select 1 from up where id = $2 limit 1`,
     [managerId, userId],
   );
-  if (r.rowCount > 0) {
+  if (r.rows.length > 0) {
     throw unprocessable('That manager reports (directly or through others) to this person, which would make a cycle.', [
       { path: 'body.managerId', message: 'reports to this person' },
     ]);
@@ -467,7 +467,7 @@ async function checkManager(tx: Tx, userId: string | null, managerId: string): P
 
 async function requirePosition(tx: Tx, id: string): Promise<void> {
   const r = await tx.query('select 1 from positions where id = $1', [id]);
-  if (r.rowCount === 0) throw unprocessable(`There is no position with id ${id}.`, [{ path: 'body.positionId', message: 'no such position' }]);
+  if (r.rows.length === 0) throw unprocessable(`There is no position with id ${id}.`, [{ path: 'body.positionId', message: 'no such position' }]);
 }
 
 async function setDepartments(tx: Tx, userId: string, departmentIds: string[], primary: string): Promise<void> {
@@ -520,7 +520,7 @@ export async function createUser(w: OrgWrite, raw: unknown, opts: { passwordHash
   const roles = [...new Set([EVERYONE_ROLE, ...(input.roles ?? [])])].sort();
   refuseAdminGrantBy(w.actor, roles);
   const taken = await w.tx.query('select 1 from users where username = $1', [input.username]);
-  if (taken.rowCount > 0) throw conflict(`The username "${input.username}" is taken. Choose another one.`);
+  if (taken.rows.length > 0) throw conflict(`The username "${input.username}" is taken. Choose another one.`);
   if (input.positionId) await requirePosition(w.tx, input.positionId);
   if (input.managerId) await checkManager(w.tx, null, input.managerId);
   const roleIds = await roleIdsFor(w.tx, roles);
@@ -650,7 +650,7 @@ export async function deactivateUser(w: OrgWrite, id: string): Promise<UserOut> 
     'select 1 from user_roles ur join roles ro on ro.id = ur.role_id where ur.user_id = $1 and ro.code = $2',
     [id, ADMIN_ROLE],
   );
-  if (isAdmin.rowCount > 0) {
+  if (isAdmin.rows.length > 0) {
     if (!w.actor.principal.roles.includes(ADMIN_ROLE)) throw forbidden('Only an administrator can deactivate an administrator.');
     if ((await activeAdminCount(w.tx, id)) === 0) throw conflict(`${u.username} is the last active administrator and cannot be deactivated.`);
   }
@@ -744,7 +744,7 @@ export async function deleteRole(w: OrgWrite, code: string): Promise<void> {
 
 export async function listRoleMembers(sql: Sql, code: string): Promise<UserOut[]> {
   const exists = await sql.query('select 1 from roles where code = $1', [code]);
-  if (exists.rowCount === 0) throw notFound(`There is no role "${code}".`);
+  if (exists.rows.length === 0) throw notFound(`There is no role "${code}".`);
   const r = await sql.query<UserRow>(
     `${USER_SELECT} where u.kind <> 'system' and exists (select 1 from user_roles ur join roles ro on ro.id = ur.role_id where ur.user_id = u.id and ro.code = $1)
      order by u.username`,
@@ -783,7 +783,7 @@ export async function unassignRole(w: OrgWrite, code: string, userId: string): P
   if (code === EVERYONE_ROLE) throw conflict('Everyone holds the employee role; deactivate the person instead.');
   if (code === ADMIN_ROLE) await w.tx.query('select pg_advisory_xact_lock($1)', [ADMIN_LOCK]);
   const held = await w.tx.query('select 1 from user_roles where user_id = $1 and role_id = $2', [userId, role.id]);
-  if (held.rowCount === 0) return false;
+  if (held.rows.length === 0) return false;
   if (code === ADMIN_ROLE && (await activeAdminCount(w.tx, userId)) === 0) {
     throw conflict(`${user.username} is the last active administrator and keeps the admin role.`);
   }

@@ -1,0 +1,125 @@
+// Full approval cycle on real PostgreSQL, in process (the engine's service API, as the HTTP
+// handlers call it): create a document, submit it (starts the approval), approve at the team
+// lead, approve at the plant manager → the document is submitted (effective) in the final
+// decision's transaction. CONCURRENCY chains run at once on the pool; each step is one
+// transaction. Target: ≥ 400 instances/s.
+// Env: BENCH_CYCLES (2000), BENCH_CONCURRENCY (16).
+import pino from 'pino';
+import { loadConfig } from '../src/server/config.ts';
+import { createTrellis } from '../src/server/main.ts';
+import { publishApp } from '../src/server/modeling/index.ts';
+import { loadPrincipalData } from '../src/server/platform/org/index.ts';
+import { systemActor, type Actor } from '../src/server/platform/context.ts';
+import { createRecord, submitRecord } from '../src/server/records/index.ts';
+import { workflowService } from '../src/server/workflow/index.ts';
+import { freshPgDatabase, round, runBench } from './lib.ts';
+
+const CYCLES = Number(process.env.BENCH_CYCLES ?? 2000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const TARGET = 400;
+
+runBench('workflow-cycle', async () => {
+  const db = await freshPgDatabase();
+  const config = loadConfig({ DATABASE_URL: db.url, TRELLIS_LOG_LEVEL: 'silent', TRELLIS_ADMIN_PASSWORD: 'Bench-Admin-Pass-2026!', TRELLIS_DATA_DIR: '/nonexistent' });
+  const t = await createTrellis(config, { seedDemo: true, announce: () => {}, logger: pino({ level: 'silent' }) });
+  try {
+    const ctx = t.ctx;
+    await publishApp(ctx, systemActor, {
+      name: 'finance',
+      label: { zh: '财务' },
+      entities: [
+        {
+          name: 'expense',
+          label: { zh: '费用报销' },
+          submittable: true,
+          namingSeries: 'EXP-{#####}',
+          fields: [
+            { name: 'amount', type: 'money', label: { zh: '金额' }, required: true },
+            { name: 'reason', type: 'text', label: { zh: '事由' } },
+          ],
+          permissions: [{ role: '*', actions: ['read', 'create', 'write', 'submit'] }],
+        },
+      ],
+      workflows: [
+        {
+          name: 'expense_approval',
+          entity: 'expense',
+          label: { zh: '费用审批' },
+          root: {
+            id: 'start',
+            type: 'initiator',
+            next: {
+              id: 'lead',
+              type: 'approver',
+              approvers: [{ kind: 'department_head', levelsUp: 0 }],
+              sla: { remind: { after: 240 } },
+              next: {
+                id: 'amount',
+                type: 'condition',
+                branches: [
+                  { id: 'big', when: { field: 'amount', op: 'gt', value: '50000' }, next: { id: 'cfo', type: 'approver', approvers: [{ kind: 'role', role: 'cfo' }] } },
+                  { id: 'normal', default: true },
+                ],
+                next: { id: 'plant', type: 'approver', approvers: [{ kind: 'users', users: ['chen.plant'] }] },
+              },
+            },
+          },
+        },
+      ],
+    });
+    const actorOf = async (username: string): Promise<Actor> => {
+      const u = (await ctx.db.query<{ id: string; display_name: string }>('select id, display_name from users where username = $1', [username])).rows[0]!;
+      const pd = await loadPrincipalData(ctx.db, u.id);
+      return { principal: { kind: 'user', userId: u.id, username, displayName: u.display_name, ...pd, scopes: null }, meta: { ip: '127.0.0.1', userAgent: 'bench', requestId: null } };
+    };
+    const wang = await actorOf('wang.operator');
+    const li = await actorOf('li.teamlead');
+    const chen = await actorOf('chen.plant');
+    const pendingTask = async (instanceId: string, userId: string) =>
+      (await ctx.db.query<{ id: string }>(`select id from wf_tasks where instance_id = $1 and assignee_id = $2 and status = 'pending'`, [instanceId, userId])).rows[0]!.id;
+
+    const timing = { create: 0, submit: 0, approve1: 0, approve2: 0 };
+    const cycle = async (i: number) => {
+      let t0 = performance.now();
+      const rec = await createRecord(ctx, wang, 'finance', 'expense', { amount: `${100 + (i % 900)}.00`, reason: 'bench' });
+      timing.create += performance.now() - t0; t0 = performance.now();
+      const sub = await submitRecord(ctx, wang, 'finance', 'expense', rec.id);
+      timing.submit += performance.now() - t0; t0 = performance.now();
+      const instanceId = (sub.intercepted as { workflow: { instanceId: string } }).workflow.instanceId;
+      await workflowService.actOnTask(ctx, li, await pendingTask(instanceId, li.principal.userId), { action: 'approve' });
+      timing.approve1 += performance.now() - t0; t0 = performance.now();
+      const r = await workflowService.actOnTask(ctx, chen, await pendingTask(instanceId, chen.principal.userId), { action: 'approve' });
+      timing.approve2 += performance.now() - t0;
+      if (r.instanceStatus !== 'approved') throw new Error(`cycle ${i} ended ${r.instanceStatus}`);
+    };
+
+    // warm-up
+    for (let i = 0; i < 20; i++) await cycle(i);
+    if (process.env.BENCH_PROFILE) console.error('ms per step (sequential warm-up):', Object.fromEntries(Object.entries(timing).map(([k, v]) => [k, round(v / 20, 2)])));
+    let next = 0;
+    const started = performance.now();
+    const lanes = Array.from({ length: CONCURRENCY }, async () => {
+      while (next < CYCLES) await cycle(next++);
+    });
+    await Promise.all(lanes);
+    const seconds = (performance.now() - started) / 1000;
+    const check = await ctx.db.query<{ submitted: number; approved: number }>(
+      `select (select count(*)::int from x_finance__expense where status = 'submitted') as submitted,
+              (select count(*)::int from wf_instances where status = 'approved') as approved`,
+    );
+    const { submitted, approved } = check.rows[0]!;
+    if (submitted !== CYCLES + 20 || approved !== CYCLES + 20) throw new Error(`expected ${CYCLES + 20} effective documents, found ${submitted} submitted / ${approved} approved`);
+    const perSec = round(CYCLES / seconds, 1);
+    return {
+      instancesPerSec: perSec,
+      cycles: CYCLES,
+      concurrency: CONCURRENCY,
+      seconds: round(seconds, 2),
+      transactionsPerCycle: 4,
+      target: { instancesPerSec: `>= ${TARGET}` },
+      targetsMet: perSec >= TARGET,
+    };
+  } finally {
+    await t.close();
+  }
+});
