@@ -13,6 +13,7 @@ import {
   hasScope,
   hashPassword,
   invalidatePrincipals,
+  pruneSessions,
   requireActor,
   requireRole,
   verifyPassword,
@@ -298,6 +299,18 @@ describe('sessions', () => {
     // ...until the entry's 5 s are over
     clock.advance(5_001);
     expect(expectProblem(await s.inject('/api/v1/me'), 401).detail).toMatch(/session has ended/);
+  });
+
+  it('prunes sessions long expired or revoked, and keeps the rest', async () => {
+    const live = await loginAs(t);
+    const dead = await loginAs(t);
+    expect((await dead.inject({ method: 'POST', url: '/api/v1/auth/logout' })).statusCode).toBe(204);
+    const ids = [sha256(live.sessionToken), sha256(dead.sessionToken)];
+    const exists = async () => (await t.ctx.db.query<{ id: string }>('select id from sessions where id = any($1::text[])', [ids])).rows.map((r) => r.id);
+    await pruneSessions(t.ctx.db, clock.now());
+    expect((await exists()).sort()).toEqual([...ids].sort()); // revoked just now: kept for a while
+    await pruneSessions(t.ctx.db, new Date(clock.t + 31 * 86_400_000));
+    expect(await exists()).toEqual([]); // both long gone (the live one expired after 12 h)
   });
 
   it('logs out: 204, session revoked at once, cookies cleared, audited', async () => {

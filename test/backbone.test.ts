@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestTrellis, type TestTrellis } from './helpers/trellis.ts';
+import { migrate } from '../src/server/db/index.ts';
+import { allMigrations } from '../src/server/main.ts';
 
 describe('HTTP backbone', () => {
   let t: TestTrellis;
@@ -26,6 +28,12 @@ describe('HTTP backbone', () => {
     } finally {
       await t.ctx.db.query(`insert into trellis_migrations (id) values ('platform.001-initial')`);
     }
+  });
+
+  it('applies each migration once: a second run finds nothing to do', async () => {
+    expect(await migrate(t.ctx.db, allMigrations())).toEqual([]);
+    const r = await t.ctx.db.query<{ n: number }>('select count(*)::int as n from trellis_migrations');
+    expect(r.rows[0]!.n).toBe(allMigrations().length);
   });
 
   it('answers unknown API paths with a 404 problem+json', async () => {

@@ -9,7 +9,7 @@ import { hashPassword, createUser } from '../src/server/platform/auth/index.ts';
 import { systemActor } from '../src/server/platform/index.ts';
 import { appCommands, runAppDiff, runAppExport, runAppImport, runAppValidate, type CliIo } from '../src/server/modeling/cli.ts';
 import { FIELD_TYPES } from '../src/shared/definition.ts';
-import { parseDefinition, readCatalog, serializeDefinition } from '../src/server/modeling/index.ts';
+import { listApps, modelingEngine, parseDefinition, readCatalog, seedCatalog, serializeDefinition } from '../src/server/modeling/index.ts';
 import { createTestTrellis, loginAs, type TestSession, type TestTrellis } from './helpers/trellis.ts';
 import { app, clone, entity, field } from './modeling-helpers.ts';
 import { testTarget } from './helpers/db.ts';
@@ -145,6 +145,21 @@ describe('modeling API', () => {
     expect(extra.statusCode).toBe(400);
     const junk = await admin.inject({ method: 'POST', url: '/api/v1/apps/publish', payload: [1, 2, 3] });
     expect(junk.statusCode).toBe(400);
+  });
+});
+
+describe('catalog', () => {
+  it('bootstrap publishes every catalog app once, only when seeding the demo', async () => {
+    await modelingEngine.bootstrap!(t.ctx, { seedDemo: false, announce: () => {} });
+    expect((await listApps(t.ctx.db)).some((a) => a.name === 'visitor')).toBe(false);
+    await modelingEngine.bootstrap!(t.ctx, { seedDemo: true, announce: () => {} });
+    const apps = await listApps(t.ctx.db);
+    for (const c of readCatalog()) expect(apps.find((a) => a.name === c.name), c.file).toMatchObject({ currentVersion: 1 });
+    const tables = await t.ctx.db.query<{ table_name: string }>(`select table_name from information_schema.tables where table_name in ('x_visitor__visit', 'x_training__session', 'x_training__attendee')`);
+    expect(tables.rows).toHaveLength(3);
+    expect(await seedCatalog(t.ctx)).toEqual([]); // already there: nothing to do
+    const visit = await admin.inject('/api/v1/apps/visitor');
+    expect(visit.json().definition.entities[0].namingSeries).toBe('VR-{YYYY}-{####}');
   });
 });
 

@@ -309,6 +309,26 @@ describe('publish: schema evolution', () => {
   });
 });
 
+describe('publish: indexes follow the definition', () => {
+  it('creates and drops indexes as filterable/unique change, through renames', async () => {
+    const d = app('idx', [entity('doc', [field('code', 'text', { unique: true }), field('tags', 'multi_select', { filterable: true }), field('qty', 'integer', { filterable: true })])]);
+    await publish(d);
+    let ix = await indexes('x_idx__doc');
+    expect(ix).toEqual(expect.arrayContaining(['UNIQUE USING btree (code)', 'USING gin (tags)', 'USING btree (qty)']));
+    const d2 = clone(d);
+    d2.entities[0]!.fields[0]!.unique = false;
+    d2.entities[0]!.fields[2]!.filterable = false;
+    d2.entities[0]!.fields[1]!.name = 'labels';
+    d2.entities[0]!.fields[1]!.renamedFrom = 'tags';
+    const r = await publish(d2);
+    expect(r.changes.filter((c) => c.kind === 'drop_index')).toHaveLength(2);
+    expect(r.changes.some((c) => c.kind === 'add_index')).toBe(false); // the renamed column keeps its index
+    ix = await indexes('x_idx__doc');
+    expect(ix).toContain('USING gin (labels)');
+    expect(ix.some((i) => i.includes('(code)') || i.includes('(qty)'))).toBe(false);
+  });
+});
+
 describe('publish: atomicity', () => {
   it('leaves nothing behind when a publish fails midway', async () => {
     const d = app('atom', [entity('first', [field('t', 'text')]), entity('second', [field('t', 'text')])]);

@@ -1,4 +1,5 @@
 // Organisation service and the lookups approver resolution builds on, on the demo plant.
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemActor } from '../src/server/platform/context.ts';
 import { AppError } from '../src/server/platform/errors.ts';
@@ -211,6 +212,11 @@ describe('people', () => {
     expect(u.title).toBe('精磨工');
     expect(await auditCount()).toBe(before + 1);
     await write((w) => updateUser(w, U('zhu.operator'), { managerId: U('ma.teamlead') }));
+    // Sending what is already there writes nothing and audits nothing.
+    const same = await auditCount();
+    await write((w) => updateUser(w, U('zhu.operator'), { managerId: U('ma.teamlead'), departmentIds: [D('machining_t2')], title: '精磨工' }));
+    await write((w) => updateDepartment(w, D('machining_t2'), { name: '机加二班', parentId: D('machining') }));
+    expect(await auditCount()).toBe(same);
   });
 
   it('creates a person in several departments with one primary', async () => {
@@ -283,6 +289,28 @@ describe('audit in the same transaction', () => {
     // A refused write (bad parent) writes nothing either.
     await rejects(write((w) => createDepartment(w, { code: 'ghost', name: '幽灵部门', parentId: '6f1c2a4e-0000-4000-8000-000000000001' })), 422);
     expect(await auditCount()).toBe(before);
+    expect(await verifyAuditChain(t.ctx.db)).toMatchObject({ ok: true });
+  });
+});
+
+describe('random moves (property)', () => {
+  it('any sequence of moves keeps the closure table equal to the parent links, refusing cycles', async () => {
+    const codes = [...dept.keys()].filter((c) => c !== 'ghost');
+    const move = fc.record({ dept: fc.constantFrom(...codes), parent: fc.option(fc.constantFrom(...codes), { nil: null }) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(move, { minLength: 1, maxLength: 6 }), async (moves) => {
+        for (const m of moves) {
+          try {
+            await write((w) => updateDepartment(w, D(m.dept), { parentId: m.parent === null ? null : D(m.parent) }));
+          } catch (err) {
+            expect(err).toBeInstanceOf(AppError);
+            expect((err as AppError).status).toBe(422);
+          }
+        }
+        await expectClosureConsistent();
+      }),
+      { numRuns: 40 },
+    );
     expect(await verifyAuditChain(t.ctx.db)).toMatchObject({ ok: true });
   });
 });

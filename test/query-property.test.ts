@@ -10,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import type { Database } from '../src/server/db/index.ts';
 import { compileCondition, compilePage, Params, type EvalContext, type LinkTarget, type QueryScope } from '../src/server/records/query/index.ts';
 import { AppError } from '../src/server/platform/errors.ts';
-import { analyzeCondition, evaluateNorm, lookupColumn, OPS_BY_KIND, type Kind } from '../src/shared/condition-eval.ts';
+import { analyzeCondition, evaluateNorm, lookupColumn, OPS_BY_KIND, type ColumnInfo, type Kind } from '../src/shared/condition-eval.ts';
 import { entityTable, type Condition } from '../src/shared/definition.ts';
 import { app, country, item, supplier } from './query-app.ts';
 import { createEntityTable, createOrgTables, insertRow, linguisticCollation, uuid } from './query-fixtures.ts';
@@ -124,7 +124,7 @@ function kindOf(path: string): Kind {
   let target: LinkTarget = { kind: 'entity', entity: item };
   const segs = path.split('.');
   for (let i = 0; i < segs.length; i++) {
-    const col = lookupColumn(app, target, segs[i]!)!;
+    const col: ColumnInfo = lookupColumn(app, target, segs[i]!)!;
     if (i === segs.length - 1) return col.kind;
     target = col.target!;
   }
@@ -236,7 +236,7 @@ describe('SQL compiler ≡ JS evaluator', () => {
     );
     // the generators must actually discriminate rows, or the property says little
     expect(nonTrivial).toBeGreaterThan(compared / 4);
-  });
+  }, 180_000);
 
   it('arbitrary field names and values are refused with 400 or treated as plain values', async () => {
     await loadRows([{ title: 'keep' }, { title: "'; drop table x_qa__item; --" }]);
@@ -264,7 +264,7 @@ describe('SQL compiler ≡ JS evaluator', () => {
     );
     expect((await db.query(`select title from "${TABLE}" order by title`)).rows.map((r) => r.title)).toEqual(["'; drop table x_qa__item; --", 'keep']);
     expect((await db.query('select count(*)::int as n from users')).rows[0]!.n).toBe(2);
-  });
+  }, 180_000);
 });
 
 describe('keyset paging', () => {
@@ -299,5 +299,5 @@ describe('keyset paging', () => {
       }),
       { numRuns: 80 },
     );
-  });
+  }, 180_000);
 });

@@ -150,16 +150,16 @@ describe('submit → approve → effective', () => {
     const old = await createAndSubmit('300.00');
     const v2 = await publishApp(f.t.ctx, systemActor, appDef('zhao.director'));
     try {
-    const fresh = await createAndSubmit('300.00');
-    await act('li.teamlead', await taskFor('li.teamlead', old.instanceId), { action: 'approve' });
-    await act('li.teamlead', await taskFor('li.teamlead', fresh.instanceId), { action: 'approve' });
-    expect((await f.pending(old.instanceId)).map((p) => p.user)).toEqual(['chen.plant']);
-    expect((await f.pending(fresh.instanceId)).map((p) => p.user)).toEqual(['zhao.director']);
-    await act('chen.plant', await taskFor('chen.plant', old.instanceId), { action: 'approve' });
-    expect(await recordStatus(old.recordId)).toBe('submitted');
-    const version = async (id: string) => (await f.t.ctx.db.query<{ app_version: number }>('select app_version from wf_instances where id = $1', [id])).rows[0]!.app_version;
-    expect(await version(fresh.instanceId)).toBe(v2.version);
-    expect(await version(old.instanceId)).toBe(v2.version - 1);
+      const fresh = await createAndSubmit('300.00');
+      await act('li.teamlead', await taskFor('li.teamlead', old.instanceId), { action: 'approve' });
+      await act('li.teamlead', await taskFor('li.teamlead', fresh.instanceId), { action: 'approve' });
+      expect((await f.pending(old.instanceId)).map((p) => p.user)).toEqual(['chen.plant']);
+      expect((await f.pending(fresh.instanceId)).map((p) => p.user)).toEqual(['zhao.director']);
+      await act('chen.plant', await taskFor('chen.plant', old.instanceId), { action: 'approve' });
+      expect(await recordStatus(old.recordId)).toBe('submitted');
+      const version = async (id: string) => (await f.t.ctx.db.query<{ app_version: number }>('select app_version from wf_instances where id = $1', [id])).rows[0]!.app_version;
+      expect(await version(fresh.instanceId)).toBe(v2.version);
+      expect(await version(old.instanceId)).toBe(v2.version - 1);
     } finally {
       await publishApp(f.t.ctx, systemActor, appDef('chen.plant')); // back for the other tests
     }
@@ -199,6 +199,22 @@ describe('e-signature', () => {
     expect(await verify()).toMatchObject({ valid: false, documentIntact: true, signatureIntact: true, matchesCurrentDocument: false });
     // outsiders cannot verify
     expect((await s['yang.operator']!.inject(`/api/v1/workflow/signatures/${sigId}/verify`)).statusCode).toBe(403);
+  });
+});
+
+describe('e-signature with a signing PIN', () => {
+  it('signs with the PIN instead of the password', async () => {
+    const { instanceId } = await createAndSubmit('90000.00');
+    await act('li.teamlead', await taskFor('li.teamlead', instanceId), { action: 'approve' });
+    const task = await taskFor('wu.cfo', instanceId);
+    expect((await act('wu.cfo', task, { action: 'approve', pin: '123456' })).statusCode).toBe(422); // no PIN set yet
+    const set = await s['wu.cfo']!.inject({ method: 'POST', url: '/api/v1/auth/signing-pin', payload: { currentPassword: DEMO_PASSWORD, pin: '246810' } });
+    expect(set.statusCode).toBe(204);
+    expect((await act('wu.cfo', task, { action: 'approve', pin: '111111' })).statusCode).toBe(401);
+    const ok = await act('wu.cfo', task, { action: 'approve', pin: '246810' });
+    expect(ok.statusCode).toBe(200);
+    const sig = await f.t.ctx.db.query<{ method: string }>('select method from wf_signatures where id = $1', [ok.json().signatureId]);
+    expect(sig.rows[0]!.method).toBe('pin');
   });
 });
 

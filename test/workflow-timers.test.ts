@@ -149,10 +149,9 @@ describe('durability', () => {
   });
 
   it('a failing effect is retried after a back-off and gives up after maxAttempts', async () => {
-    let calls = 0;
-    registerTimerKind('test.flaky', async () => {
-      calls++;
-      if (calls < 3) throw new Error('downstream not ready');
+    // fails on its first two claims, works on the third
+    registerTimerKind('test.flaky', async (_tx, timer) => {
+      if (timer.attempts < 3) throw new Error('downstream not ready');
       return 'ok';
     });
     registerTimerKind('test.broken', async () => {
@@ -165,7 +164,6 @@ describe('durability', () => {
       await w.runOnce();
       f.clock.advanceMinutes(10);
     }
-    expect(calls).toBe(3);
     const rows = await f.t.ctx.db.query<{ kind: string; fired: boolean; failed: boolean; attempts: number; last_error: string | null }>(
       `select kind, fired_at is not null as fired, failed_at is not null as failed, attempts, last_error from wf_timers where kind like 'test.%' order by kind`,
     );

@@ -3,6 +3,7 @@ import type { Engine } from './engine.ts';
 import { platformEngine } from './platform/index.ts';
 import { modelingEngine } from './modeling/index.ts';
 import { recordsEngine } from './records/index.ts';
+import { excelEngine } from './records/excel/index.ts';
 import { workflowEngine } from './workflow/index.ts';
 
-export const engines: Engine[] = [platformEngine, modelingEngine, recordsEngine, workflowEngine];
+export const engines: Engine[] = [platformEngine, modelingEngine, recordsEngine, excelEngine, workflowEngine];

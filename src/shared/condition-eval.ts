@@ -6,7 +6,7 @@
 // they accept; a property test checks they agree on what they match.
 //
 // Browser-safe: no Node imports. Semantics are documented in src/server/records/query/index.ts
-// and docs/decisions/0002-filter-language.md.
+// and docs/decisions/0005-filter-language-and-permissions.md.
 import { SYSTEM_COLUMNS, type AppDef, type Condition, type ConditionOp, type EntityDef, type FieldDef } from './definition.ts';
 
 /** The situation a condition is evaluated in. */

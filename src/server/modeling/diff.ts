@@ -516,7 +516,7 @@ export async function planChanges(sql: Sql, oldApp: AppDef | null, newApp: AppDe
         // The referenced table as it is named before this publish; absent when it is new.
         const refOld = fk.refTable.startsWith('x_') ? [...oldTableOf.entries()].find(([, n]) => n === fk.refTable)?.[0] : fk.refTable;
         const r = refOld
-          ? await sql.query<{ n: number }>(`select count(*)::int as n from ${q(ot.table)} x where x.${q(oc.name)} is not null and not exists (select 1 from ${q(refOld)} r where r.id = x.${q(oc.name)})`)
+          ? await sql.query<{ n: number }>(`select count(*)::int as n from ${q(ot.table)} x where x.${q(oc.name)} is not null and not exists (select 1 from ${q(refOld)} r where r.id::text = x.${q(oc.name)}::text)`)
           : await sql.query<{ n: number }>(`select count(*)::int as n from ${q(ot.table)} where ${q(oc.name)} is not null`);
         const n = r.rows[0]?.n ?? 0;
         if (n > 0) {

@@ -1,7 +1,7 @@
 // The workflow engine's use cases: one function per user action, each one transaction.
 // Routes and other engines call these; tests drive them directly or over HTTP.
 import type { Sql } from '../db/index.ts';
-import { verifyPassword } from '../platform/auth/passwords.ts';
+import { verifyPassword, verifySigningPin } from '../platform/auth/index.ts';
 import type { Actor, AppContext } from '../platform/context.ts';
 import { badRequest, conflict, forbidden, notFound, unauthorized, unprocessable } from '../platform/errors.ts';
 import type { WorkflowDef } from '../../shared/workflow-definition.ts';
@@ -79,8 +79,8 @@ async function checkSigner(ctx: AppContext, actor: Actor, password?: string, pin
   const r = await ctx.db.query<{ password_hash: string | null; signing_pin_hash: string | null }>('select password_hash, signing_pin_hash from users where id = $1', [actor.principal.userId]);
   const row = r.rows[0];
   if (pin) {
-    if (!row?.signing_pin_hash) throw unprocessable('You have no signing PIN; sign with your password, or set a PIN first.');
-    if (!(await verifyPassword(row.signing_pin_hash, pin))) throw unauthorized('The signing PIN is wrong. Nothing was decided.');
+    if (!row?.signing_pin_hash) throw unprocessable('You have no signing PIN; sign with your password, or set a PIN first (POST /api/v1/auth/signing-pin).');
+    if (!(await verifySigningPin(ctx.db, actor.principal.userId, pin))) throw unauthorized('The signing PIN is wrong. Nothing was decided.');
     return 'pin';
   }
   if (!(await verifyPassword(row?.password_hash, password!))) throw unauthorized('The password is wrong. Nothing was decided.');

@@ -36,6 +36,8 @@ export interface TimerWorkerOptions {
   concurrency?: number;
   maxAttempts?: number;
   workerId?: string;
+  /** Timers fired per transaction (1 = one transaction each). */
+  chunkSize?: number;
 }
 
 /** Effects for timer kinds that are not the engine's own (registered by other engines). */
@@ -54,6 +56,7 @@ export class TimerWorker {
   private readonly maxAttempts: number;
   private readonly concurrency: number;
   private readonly pollMs: number;
+  private readonly chunkSize: number;
   private stopped = true;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -70,6 +73,7 @@ export class TimerWorker {
     this.maxAttempts = o.maxAttempts ?? 10;
     this.concurrency = o.concurrency ?? (db.kind === 'postgres' ? 4 : 1);
     this.pollMs = o.pollMs ?? 250;
+    this.chunkSize = Math.max(1, o.chunkSize ?? 25);
   }
 
   /** Step 1: lease up to `limit` due timers to this worker. */
@@ -102,14 +106,7 @@ export class TimerWorker {
         );
         const row = r.rows[0];
         if (!row) return false; // lease lost (expired and re-claimed) or fired elsewhere
-        let result: string;
-        const extra = extraEffects.get(row.kind);
-        if (extra) result = await extra(tx, row, now);
-        else if (!row.instance_id) result = 'orphan';
-        else {
-          const x = await lockInstance(tx, row.instance_id, systemActor, now);
-          result = await fireTimerEffect(x, row);
-        }
+        const result = await this.effect(tx, row, now);
         await tx.query(`update wf_timers set fired_at = $2, payload = payload || $3::jsonb where id = $1`, [row.id, now, JSON.stringify({ result })]);
         return true;
       });
@@ -128,23 +125,69 @@ export class TimerWorker {
     }
   }
 
+  private async effect(tx: Tx, row: TimerRow, now: Date): Promise<string> {
+    const extra = extraEffects.get(row.kind);
+    if (extra) return extra(tx, row, now);
+    if (!row.instance_id) return 'orphan';
+    const x = await lockInstance(tx, row.instance_id, systemActor, now);
+    return fireTimerEffect(x, row);
+  }
+
+  /**
+   * Fires several claimed timers in one transaction (same guarantees: rows locked, ownership and
+   * "not fired" checked, effects and fired_at commit together). If anything fails the batch
+   * rolls back and each timer is fired on its own, so one bad timer cannot hold up the others.
+   */
+  async fireBatch(timers: TimerRow[]): Promise<number> {
+    if (timers.length === 1) return (await this.fire(timers[0]!)) ? 1 : 0;
+    try {
+      return await this.db.tx(async (tx) => {
+        const now = this.clock.now();
+        const r = await tx.query<TimerRow>(
+          `select * from wf_timers where id = any($1::bigint[]) and locked_by = $2 and fired_at is null and lease_until >= $3
+            order by instance_id nulls first, id for update`,
+          [timers.map((t) => t.id), this.id, now],
+        );
+        const ids: number[] = [];
+        const results: string[] = [];
+        for (const row of r.rows) {
+          results.push(await this.effect(tx, row, now));
+          ids.push(row.id);
+        }
+        if (ids.length) {
+          await tx.query(
+            `update wf_timers t set fired_at = $2, payload = t.payload || jsonb_build_object('result', r.res)
+               from unnest($1::bigint[], $3::text[]) as r(id, res) where t.id = r.id`,
+            [ids, now, results],
+          );
+        }
+        return ids.length;
+      });
+    } catch {
+      let n = 0;
+      for (const t of timers) if (await this.fire(t)) n++;
+      return n;
+    }
+  }
+
   /** Claims and fires everything due now (one pass); returns how many effects committed. */
   async runOnce(): Promise<number> {
     let total = 0;
     for (;;) {
       const batch = await this.claim();
       if (batch.length === 0) return total;
+      // lanes take chunks of the claimed batch; each chunk is one transaction
+      const chunks: TimerRow[][] = [];
+      for (let i = 0; i < batch.length; i += this.chunkSize) chunks.push(batch.slice(i, i + this.chunkSize));
       let next = 0;
       const lane = async () => {
-        while (next < batch.length) {
-          const t = batch[next++]!;
-          if (await this.fire(t)) {
-            total++;
-            this.fired++;
-          }
+        while (next < chunks.length) {
+          const n = await this.fireBatch(chunks[next++]!);
+          total += n;
+          this.fired += n;
         }
       };
-      await Promise.all(Array.from({ length: Math.min(this.concurrency, batch.length) }, lane));
+      await Promise.all(Array.from({ length: Math.min(this.concurrency, chunks.length) }, lane));
       if (batch.length < this.batchSize) return total;
     }
   }

@@ -71,7 +71,7 @@ export function installAuth(api: Api, ctx: AppContext): void {
       via = 'apikey';
       result = state.resolveApiKey(authorization.slice(6).trim());
     } else {
-      const token = request.cookies[SESSION_COOKIE];
+      const token = request.cookies?.[SESSION_COOKIE];
       if (token === undefined || token === '') return;
       via = 'session';
       result = state.resolveSession(token);

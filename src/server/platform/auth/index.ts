@@ -27,3 +27,13 @@ export async function verifySigningPin(sql: Sql, userId: string, pin: string): P
   const r = await sql.query<{ signing_pin_hash: string | null }>('select signing_pin_hash from users where id = $1', [userId]);
   return verifyPassword(r.rows[0]?.signing_pin_hash, pin);
 }
+
+/**
+ * Deletes sessions that expired or were revoked more than `keepDays` ago (they are kept a while
+ * for investigations). Idempotent; meant for a daily job. Returns how many were removed.
+ */
+export async function pruneSessions(sql: Sql, now: Date, keepDays = 30): Promise<number> {
+  const before = new Date(now.getTime() - keepDays * 86_400_000);
+  const r = await sql.query<{ id: string }>('delete from sessions where expires_at < $1 or revoked_at < $1 returning id', [before]);
+  return r.rows.length;
+}

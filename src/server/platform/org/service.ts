@@ -187,6 +187,12 @@ export async function updateDepartment(w: OrgWrite, id: string, raw: unknown): P
     }
   }
 
+  const changes = diff(
+    { code: before.code, name: before.name, nameEn: before.name_en, parentId: before.parent_id, headUserId: before.head_user_id, sort: before.sort },
+    { code: input.code, name: input.name, nameEn: input.nameEn, parentId: input.parentId, headUserId: input.headUserId, sort: input.sort },
+  );
+  if (Object.keys(changes).length === 0) return (await getDepartment(w.tx, id))!; // nothing to write, nothing to audit
+
   const sets: string[] = [];
   const params: unknown[] = [id];
   const set = (col: string, v: unknown) => {
@@ -220,13 +226,7 @@ export async function updateDepartment(w: OrgWrite, id: string, raw: unknown): P
     }
   }
 
-  const changes = diff(
-    { code: before.code, name: before.name, nameEn: before.name_en, parentId: before.parent_id, headUserId: before.head_user_id, sort: before.sort },
-    { code: input.code, name: input.name, nameEn: input.nameEn, parentId: input.parentId, headUserId: input.headUserId, sort: input.sort },
-  );
-  if (Object.keys(changes).length > 0) {
-    await audit(w, moving ? 'org.department.move' : 'org.department.update', 'department', id, { code: input.code ?? before.code, changes });
-  }
+  await audit(w, moving ? 'org.department.move' : 'org.department.update', 'department', id, { code: input.code ?? before.code, changes });
   return (await getDepartment(w.tx, id))!;
 }
 
@@ -566,23 +566,7 @@ export async function updateUser(w: OrgWrite, id: string, raw: unknown): Promise
   if (input.positionId) await requirePosition(w.tx, input.positionId);
   if (input.managerId && input.managerId !== before.manager_id) await checkManager(w.tx, id, input.managerId);
 
-  const sets: string[] = [];
-  const params: unknown[] = [id];
-  const set = (col: string, v: unknown) => {
-    params.push(v);
-    sets.push(`${col} = $${params.length}`);
-  };
-  if (input.displayName !== undefined) set('display_name', input.displayName);
-  if (input.displayNameEn !== undefined) set('display_name_en', input.displayNameEn);
-  if (input.email !== undefined) set('email', input.email);
-  if (input.phone !== undefined) set('phone', input.phone);
-  if (input.managerId !== undefined) set('manager_id', input.managerId);
-  if (input.positionId !== undefined) set('position_id', input.positionId);
-  if (input.title !== undefined) set('title', input.title);
-  if (input.locale !== undefined) set('locale', input.locale);
-  if (sets.length) await w.tx.query(`update users set ${sets.join(', ')}, updated_at = now() where id = $1`, params);
-
-  const changes = diff(
+  const changes: Record<string, { from: unknown; to: unknown }> = diff(
     {
       displayName: before.display_name,
       displayNameEn: before.display_name_en,
@@ -604,6 +588,7 @@ export async function updateUser(w: OrgWrite, id: string, raw: unknown): Promise
       locale: input.locale,
     },
   );
+  const fieldsChanged = Object.keys(changes).length > 0;
 
   if (input.departmentIds !== undefined || input.primaryDepartmentId !== undefined) {
     const current = await w.tx.query<{ department_id: string; is_primary: boolean }>(
@@ -618,13 +603,30 @@ export async function updateUser(w: OrgWrite, id: string, raw: unknown): Promise
       ids,
       input.primaryDepartmentId ?? (beforePrimary && ids.includes(beforePrimary) ? beforePrimary : undefined),
     );
-    await setDepartments(w.tx, id, ids, primary);
     if (JSON.stringify([...beforeIds].sort()) !== JSON.stringify([...ids].sort())) changes.departmentIds = { from: beforeIds, to: ids };
     if (beforePrimary !== primary) changes.primaryDepartmentId = { from: beforePrimary, to: primary };
-    if (sets.length === 0) await w.tx.query('update users set updated_at = now() where id = $1', [id]);
+    if (changes.departmentIds || changes.primaryDepartmentId) await setDepartments(w.tx, id, ids, primary);
   }
+  if (Object.keys(changes).length === 0) return (await getUser(w.tx, id))!; // nothing to write, nothing to audit
 
-  if (Object.keys(changes).length > 0) await audit(w, 'org.user.update', 'user', id, { username: before.username, changes });
+  const sets: string[] = [];
+  const params: unknown[] = [id];
+  const set = (col: string, v: unknown) => {
+    params.push(v);
+    sets.push(`${col} = $${params.length}`);
+  };
+  if (fieldsChanged) {
+    if (input.displayName !== undefined) set('display_name', input.displayName);
+    if (input.displayNameEn !== undefined) set('display_name_en', input.displayNameEn);
+    if (input.email !== undefined) set('email', input.email);
+    if (input.phone !== undefined) set('phone', input.phone);
+    if (input.managerId !== undefined) set('manager_id', input.managerId);
+    if (input.positionId !== undefined) set('position_id', input.positionId);
+    if (input.title !== undefined) set('title', input.title);
+    if (input.locale !== undefined) set('locale', input.locale);
+  }
+  await w.tx.query(`update users set ${[...sets, 'updated_at = now()'].join(', ')} where id = $1`, params);
+  await audit(w, 'org.user.update', 'user', id, { username: before.username, changes });
   return (await getUser(w.tx, id))!;
 }
 

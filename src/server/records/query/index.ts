@@ -48,14 +48,27 @@
 //   departments.name/code): true when the linked record exists, the principal may read it, and
 //   the condition holds on it. With no linked record every path condition is false, even ne/empty.
 // - Limits: at most 50 items per and/or, nesting depth 10, 500 nodes in all → 400.
+// - Errors: compileCondition/compileSort/compilePage/compileSearch throw AppError 400 with
+//   `errors: [{ path: 'filter.and.1.value', message }]` (every problem at once). The JS side
+//   throws ConditionError (same paths); `conditionError(err)` maps it to the 400.
+//
+// Permissions (permissions.ts): see resolveAccess. A denied Access has rowFilter() === 'false'
+// and empty field sets. Role `admin` → everything. API keys: records:read for read/export,
+// records:write (covers read) for the rest, or `*`. Entities without permissions: admin only.
+// Rationale and the full rule set: docs/decisions/0005-filter-language-and-permissions.md.
 
 export { Params } from './params.ts';
 export { compileCondition, conditionError } from './condition.ts';
 export { compileSort, compilePage, defaultSort, type SortSpec, type PageRequest, type CompiledPage } from './sort.ts';
-export { compileSearch } from './search.ts';
+export { compileSearch, matchesSearch } from './search.ts';
 export { resolveAccess, assertAllowed, assertFieldsWritable, type Access, type ResolveAccessOptions } from './permissions.ts';
-export type { EvalContext, LinkTarget, LinkResolver } from '../../../shared/condition-eval.ts';
-export { evaluateCondition, ConditionError } from '../../../shared/condition-eval.ts';
+export type { EvalContext, EvalScope, LinkTarget, LinkResolver, NormCond } from '../../../shared/condition-eval.ts';
+/**
+ * evaluateCondition(cond, record, { app, entity, ctx }, resolve?) — the JS reference evaluator
+ * (a QueryScope can be passed as the scope). analyzeCondition + evaluateNorm: analyse once,
+ * evaluate many records. conditionPaths: the link paths to prefetch for `resolve`.
+ */
+export { evaluateCondition, analyzeCondition, evaluateNorm, conditionPaths, ConditionError } from '../../../shared/condition-eval.ts';
 
 import type { AppDef, EntityDef } from '../../../shared/definition.ts';
 import type { EvalContext } from '../../../shared/condition-eval.ts';

@@ -2,7 +2,7 @@
 
 export class Params {
   readonly values: unknown[];
-  /** `start` lets a caller continue numbering after parameters it added itself. */
+  /** Pass values already in the statement (e.g. `new Params([id])` for `$1`) to continue numbering after them. */
   constructor(values: unknown[] = []) {
     this.values = values;
   }
