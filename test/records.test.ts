@@ -18,15 +18,15 @@ describe(`records engine (${testTarget})`, () => {
   let deptId: string;
 
   beforeAll(async () => {
-    t = await createTestTrellis({ seedDemo: true });
+    t = await createTestTrellis({ seedDemo: false });
     await publishApp(t.ctx, systemActor, recordsTestApp('rt'));
     admin = await loginAs(t);
     adminActor = { ...systemActor, principal: { ...systemActor.principal, userId: admin.userId, username: 'admin' } };
     const item = await admin.inject({ method: 'POST', url: '/api/v1/apps/rt/entities/item/records', payload: { values: { code: 'IT-1', title: 'Bolt' } } });
     expect(item.statusCode).toBe(201);
     itemId = item.json().id;
-    deptId = (await t.ctx.db.query<{ id: string }>(`select id from departments where code = 'machining'`)).rows[0]!.id;
-  });
+    deptId = (await t.ctx.db.query<{ id: string }>(`insert into departments (code, name) values ('rt_dept', '测试部') returning id`)).rows[0]!.id;
+  }, 120_000);
   afterAll(async () => {
     await t?.destroy();
   });

@@ -91,7 +91,7 @@ describe('demo plant', () => {
 });
 
 describe('skipping the demo', () => {
-  it('leaves the organisation empty with seedDemo false or TRELLIS_SKIP_DEMO=1, and can load it later', async () => {
+  it('leaves the organisation empty with seedDemo false or TRELLIS_SKIP_DEMO=1, and can load it later', { timeout: 120_000 }, async () => {
     const testDb = await createTestDatabase();
     const config = loadConfig({ TRELLIS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, TRELLIS_LOG_LEVEL: 'silent', TRELLIS_SKIP_DEMO: '1' });
     const trellis = await createTrellis(config, { db: testDb.db, announce: () => {}, logger: pino({ level: 'silent' }) });
@@ -108,7 +108,7 @@ describe('skipping the demo', () => {
     }
   });
 
-  it('never loads into an organisation that already has departments', async () => {
+  it('never loads into an organisation that already has departments', { timeout: 120_000 }, async () => {
     const t = await createTestTrellis({ seedDemo: false });
     try {
       await t.ctx.db.tx((tx) => createDepartment({ tx, actor: systemActor }, { code: 'hq', name: '总部' }));

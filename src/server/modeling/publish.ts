@@ -4,7 +4,7 @@
 import type { AppDef } from '../../shared/definition.ts';
 import type { Sql, Tx } from '../db/index.ts';
 import { appendAudit } from '../platform/audit/index.ts';
-import type { Actor, AppContext } from '../platform/context.ts';
+import { systemActor, type Actor, type AppContext } from '../platform/context.ts';
 import { AppError, conflict, notFound, validationFailed } from '../platform/errors.ts';
 import { planChanges, type SchemaChange } from './diff.ts';
 import { rememberPublished, toPublished } from './registry.ts';
@@ -152,7 +152,7 @@ export async function publishApp(ctx: AppContext, actor: Actor, input: unknown, 
 
 /** The change list a publish would make, without writing anything. */
 export async function diffApp(ctx: AppContext, input: unknown): Promise<PublishResult> {
-  return publishApp(ctx, { principal: { kind: 'system', userId: '', username: 'diff', displayName: 'diff', roles: [], departmentIds: [], primaryDepartmentId: null, scopes: null }, meta: { ip: null, userAgent: null, requestId: null } }, input, { dryRun: true });
+  return publishApp(ctx, systemActor, input, { dryRun: true });
 }
 
 /** Republishes an earlier version's definition as a new version (through the same diff and checks). */

@@ -52,7 +52,17 @@ export async function listRecordsInTx(sql: Sql, ctx: AppContext, actor: Actor, a
   const cond = where.filter((w): w is string => !!w).map((w) => `(${w})`);
   const text = `select t.*${page.select ? `, ${page.select}` : ''} from ${ident(schema.table)} t
     where ${cond.join(' and ') || 'true'} order by ${page.orderBy} limit ${page.limit + 1}`;
-  const rows = (await sql.query(text, params.values)).rows;
+  let rows: Array<Record<string, unknown>>;
+  try {
+    rows = (await sql.query(text, params.values)).rows;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    // A value the database could not read (a NUL byte, an out-of-range number): the caller's input.
+    if (code && /^(22|54)/.test(code)) {
+      throw badRequest(`A value in the filter or search cannot be used: ${(err as Error).message}.`, [{ path: 'filter', message: (err as Error).message }]);
+    }
+    throw err;
+  }
   const hasMore = rows.length > page.limit;
   if (hasMore) rows.length = page.limit;
   const nextCursor = hasMore ? page.cursorFor(rows.at(-1)!) : null;

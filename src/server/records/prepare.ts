@@ -50,7 +50,7 @@ export interface PrepareInput {
   primaryDepartmentId?: string | null;
   /** True when the record is submitted: `readOnlyAfterSubmit` fields are refused. */
   submitted?: boolean;
-  /** Fields whose value comes from the caller verbatim although computed (amend copies). */
+  /** Where problems point, default `values.` (problem paths are `values.<field>`). */
   pathPrefix?: string;
 }
 

@@ -220,8 +220,11 @@ export function dbError(err: unknown, schema: EntitySchema, prefix = 'values.'):
     case '22003':
       return validationFailed('A number is too large for its field.', [{ path, message: `a value is out of range: ${e.message ?? ''}` }]);
     case '22P02':
+    case '22P05':
+    case '22021':
     case '22007':
     case '22008':
+    case '54000':
       return validationFailed('A value has the wrong format for its field.', [{ path, message: e.message ?? 'invalid value' }]);
     default:
       return err;

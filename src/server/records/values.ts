@@ -93,6 +93,10 @@ function checkText(field: FieldDef, raw: unknown, path: string, issues: Issue[])
     issues.push({ path, message: `must be text, not ${describe(raw)}` });
     return INVALID;
   }
+  if (raw.includes('\u0000')) {
+    issues.push({ path, message: 'must not contain the NUL character (\\u0000)' });
+    return INVALID;
+  }
   const max = field.maxLength ?? DEFAULT_MAX_LENGTH[field.type];
   if (max !== undefined && raw.length > max) {
     issues.push({ path, message: `must be at most ${max} characters (it has ${raw.length})` });

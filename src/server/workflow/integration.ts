@@ -77,6 +77,7 @@ export function linkRecords(ctx: AppContext): void {
         title: titleOf(app, e.entity, e.record),
         actor: e.actor,
         picks: picksOf.get(tx),
+        scope: { app: { name: app.def.name, label: app.def.label, entities: app.def.entities }, timezone: e.ctx.config.timezone },
         now: e.ctx.clock.now(),
       });
       // approved at once (every step auto-approved): the submit goes ahead normally
@@ -91,9 +92,6 @@ export function linkRecords(ctx: AppContext): void {
     const c = linkedCtx!;
     const app = await getPublishedApp(tx, e.app);
     const known = Boolean(app?.entities.get(e.entity));
-    if (e.outcome === 'approved' && known && !submitting.get(tx)?.has(key(e.app, e.entity, e.recordId))) {
-      await submitRecordInTx(tx, c, systemActor, e.app, e.entity, e.recordId, { skipHooks: true });
-    }
     await emitEvent(tx, {
       type: `trellis.workflow.${e.outcome}`,
       source: `/trellis/apps/${e.app}/${e.entity}`,
@@ -101,6 +99,10 @@ export function linkRecords(ctx: AppContext): void {
       time: e.at,
       data: { instanceId: e.instanceId, app: e.app, appVersion: e.appVersion, workflow: e.workflow, entity: e.entity, recordId: e.recordId, outcome: e.outcome, by: e.actor.principal.username },
     });
+    // last: the submit takes the audit chain's lock, held until commit
+    if (e.outcome === 'approved' && known && !submitting.get(tx)?.has(key(e.app, e.entity, e.recordId))) {
+      await submitRecordInTx(tx, c, systemActor, e.app, e.entity, e.recordId, { skipHooks: true });
+    }
   });
 
   onRecordChange(async (tx, e) => {

@@ -17,6 +17,7 @@ create table wf_instances (
   definition jsonb not null,           -- the approval tree as it was when the instance started
   record jsonb not null,               -- the document as submitted (updated by editable fields)
   picks jsonb not null default '{}'::jsonb,
+  scope jsonb,                         -- the app's entities + time zone: branch conditions evaluate like list filters
   status text not null check (status in ('running', 'returned', 'approved', 'rejected', 'withdrawn', 'cancelled')),
   round int not null default 1,
   initiator_id uuid not null references users(id),

@@ -14,6 +14,8 @@ import {
   type WorkflowNode,
 } from '../../shared/workflow-definition.ts';
 import { evaluate } from './condition.ts';
+import { ConditionError, evaluateCondition } from '../../shared/condition-eval.ts';
+import type { AppDef, Condition } from '../../shared/definition.ts';
 import { runOutcomeHooks, runRecordChangeHooks, workflowAction, type Outcome } from './hooks.ts';
 import { admins, managerOf, primaryDepartment, resolveApprovers, usersByName, type ResolveContext } from './resolve.ts';
 import { Tree } from './tree.ts';
@@ -29,6 +31,7 @@ export interface InstanceRow {
   definition: WorkflowDef;
   record: Record<string, unknown>;
   picks: Record<string, string[]>;
+  scope: ConditionScope | null;
   status: 'running' | 'returned' | 'approved' | 'rejected' | 'withdrawn' | 'cancelled';
   round: number;
   initiator_id: string;
@@ -36,6 +39,12 @@ export interface InstanceRow {
   created_at: Date;
   updated_at: Date;
   ended_at: Date | null;
+}
+
+/** What branch conditions are evaluated against when the instance belongs to a published app. */
+export interface ConditionScope {
+  app: AppDef;
+  timezone: string;
 }
 
 export interface RunRow {
@@ -209,6 +218,8 @@ export interface StartOptions {
   actor: Actor;
   /** People chosen by the initiator for `initiator_pick` nodes, by node id (user ids or usernames). */
   picks?: Record<string, string[]>;
+  /** Published app entities and plant time zone: conditions then follow the filter language exactly. */
+  scope?: ConditionScope;
   now: Date;
 }
 
@@ -246,9 +257,9 @@ export async function startInstance(tx: Tx, o: StartOptions): Promise<StartResul
   if (existing.rows[0]) throw conflict(`This document already has an approval in progress (instance ${existing.rows[0].id}). Withdraw it first or wait for its outcome.`, { instanceId: existing.rows[0].id });
   const title = o.title ?? `${o.workflow.label.zh} · ${o.recordId}`;
   const ins = await tx.query<InstanceRow>(
-    `insert into wf_instances (app, app_version, workflow, entity, record_id, title, definition, record, picks, status, round, initiator_id, initiator_department_id, created_at, updated_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running', 1, $10, $11, $12, $12) returning *`,
-    [o.app, o.appVersion, o.workflow.name, o.workflow.entity, o.recordId, title, JSON.stringify(o.workflow), JSON.stringify(o.record), JSON.stringify(picks), initiatorId, dept, o.now],
+    `insert into wf_instances (app, app_version, workflow, entity, record_id, title, definition, record, picks, scope, status, round, initiator_id, initiator_department_id, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'running', 1, $11, $12, $13, $13) returning *`,
+    [o.app, o.appVersion, o.workflow.name, o.workflow.entity, o.recordId, title, JSON.stringify(o.workflow), JSON.stringify(o.record), JSON.stringify(picks), o.scope ? JSON.stringify(o.scope) : null, initiatorId, dept, o.now],
   );
   const x: Exec = { tx, now: o.now, actor: o.actor, inst: ins.rows[0]!, tree: new Tree(o.workflow) };
   await addEvent(x, 'started', { nodeId: o.workflow.root.id, detail: { appVersion: o.appVersion, workflow: o.workflow.name } });
@@ -314,7 +325,7 @@ async function enterNode(x: Exec, node: WorkflowNode, parentRunId: string | null
     }
     case 'condition': {
       const record = conditionRecord(x);
-      const chosen = node.branches.find((b) => !b.default && b.when && evaluate(b.when, record)) ?? node.branches.find((b) => b.default);
+      const chosen = node.branches.find((b) => !b.default && b.when && branchMatches(x, node.id, b.id, b.when, record)) ?? node.branches.find((b) => b.default);
       if (!chosen) throw unprocessable(`No branch of "${nodeLabel(node)}" applies and it has no default branch.`);
       await insertRun(x, node, parentRunId, 'completed', { branch: chosen.id });
       await addEvent(x, 'branch_chosen', { nodeId: node.id, detail: { branch: chosen.id, label: chosen.name?.zh ?? null }, system: true });
@@ -390,6 +401,34 @@ function conditionRecord(x: Exec): Record<string, unknown> {
     initiator_id: x.inst.initiator_id,
     initiator_department_id: x.inst.initiator_department_id,
   };
+}
+
+/**
+ * Instances of a published app evaluate with the shared filter-language evaluator (the same
+ * semantics as list filters and SQL); instances started without an app schema use the engine's
+ * own small evaluator (exact decimals, same operators).
+ */
+function branchMatches(x: Exec, nodeId: string, branchId: string, when: Condition, record: Record<string, unknown>): boolean {
+  const sc = x.inst.scope;
+  const entity = sc?.app.entities.find((e) => e.name === x.inst.entity);
+  if (!sc || !entity) return evaluate(when, record);
+  try {
+    return evaluateCondition(when, record, {
+      app: sc.app,
+      entity,
+      ctx: {
+        userId: x.inst.initiator_id,
+        departmentIds: x.inst.initiator_department_id ? [x.inst.initiator_department_id] : [],
+        now: x.now,
+        timezone: sc.timezone,
+      },
+    });
+  } catch (err) {
+    if (err instanceof ConditionError) {
+      throw unprocessable(`The condition of branch "${branchId}" in step "${nodeId}" cannot be evaluated: ${err.message}`);
+    }
+    throw err;
+  }
 }
 
 type PeopleNode = ApproverNode | HandlerNode;

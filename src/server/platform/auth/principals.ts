@@ -193,7 +193,7 @@ export class AuthState {
     let pending = this.#loading.get(hash);
     if (!pending) {
       const generation = this.#generation;
-      pending = load(hash)
+      const loading: Promise<Resolved | Failure> = load(hash)
         .then((r) => {
           if (generation === this.#generation) {
             if (isFailure(r)) this.failures.set(hash, r, this.now());
@@ -201,8 +201,11 @@ export class AuthState {
           }
           return r;
         })
-        .finally(() => this.#loading.delete(hash));
-      this.#loading.set(hash, pending);
+        .finally(() => {
+          if (this.#loading.get(hash) === loading) this.#loading.delete(hash);
+        });
+      this.#loading.set(hash, loading);
+      pending = loading;
     }
     return pending.then((r) => (isFailure(r) ? r : this.#check(hash, r, this.now())));
   }
@@ -274,6 +277,7 @@ export class AuthState {
 
   #drop(match: (r: Resolved) => boolean): void {
     this.#generation++;
+    this.#loading.clear(); // requests from now on read the database afresh
     this.principals.deleteWhere(match);
     this.failures.clear();
   }

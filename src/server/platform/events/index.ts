@@ -78,14 +78,14 @@ export async function emitEvent<T>(tx: Tx, input: EmitInput<T>): Promise<CloudEv
   };
   const partitionKey = input.partitionKey ?? input.subject ?? null;
   if (partitionKey) event.partitionkey = partitionKey;
-  await tx.query(
-    `insert into outbox (event_id, type, source, subject, time, data, partition_key)
-     values ($1, $2, $3, $4, $5, $6, $7)`,
-    [event.id, event.type, event.source, input.subject ?? null, event.time, JSON.stringify(input.data ?? null), partitionKey],
-  );
-  if (!notified.has(tx)) {
+  const params = [event.id, event.type, event.source, input.subject ?? null, event.time, JSON.stringify(input.data ?? null), partitionKey];
+  const insert = `insert into outbox (event_id, type, source, subject, time, data, partition_key) values ($1, $2, $3, $4, $5, $6, $7)`;
+  if (notified.has(tx)) {
+    await tx.query(insert, params);
+  } else {
+    // The first event of a transaction also queues the NOTIFY, in the same round trip.
     notified.add(tx);
-    await tx.query(`select pg_notify($1, '')`, [OUTBOX_CHANNEL]);
+    await tx.query(`with e as (${insert} returning 1) select pg_notify($8, '') from e`, [...params, OUTBOX_CHANNEL]);
   }
   return event;
 }

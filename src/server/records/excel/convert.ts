@@ -53,7 +53,7 @@ function err(error: string): Converted {
 }
 
 /** The cell's text for fields that take text; numbers and dates as the sheet shows them. */
-function textOf(cell: Cell, env: ConvertEnv): string {
+export function textOf(cell: Cell, env: Pick<ConvertEnv, 'format'>): string {
   switch (cell.kind) {
     case 'text':
       return env.format === 'csv' && GUARDED.test(cell.text) ? cell.text.slice(1) : cell.text;
@@ -65,6 +65,8 @@ function textOf(cell: Cell, env: ConvertEnv): string {
       const w = wallOfUtcFields(cell.value);
       return w.h || w.mi || w.s || w.ms ? dateTimeText(w) : dateText(w);
     }
+    case 'error':
+      return cell.text;
     default:
       return '';
   }

@@ -35,7 +35,10 @@ export interface ExportOptions {
 }
 
 export interface ExportStream {
+  /** e.g. 检验记录-202603310830.xlsx */
   filename: string;
+  /** The same in ASCII for old clients: xl-rec-202603310830.xlsx */
+  asciiFilename: string;
   contentType: string;
   stream: Readable;
 }
@@ -176,6 +179,7 @@ export async function exportRecords(ctx: AppContext, actor: Actor, app: string, 
 
   return {
     filename: `${base}.${format}`,
+    asciiFilename: `${app}-${entity}-${stamp}.${format}`,
     contentType: format === 'csv' ? 'text/csv; charset=utf-8' : 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
     stream: pass,
   };

@@ -12,10 +12,10 @@ import type { Tx } from '../../db/index.ts';
 import { AppError, appendAudit, badRequest, forbidden, type Actor, type AppContext } from '../../platform/index.ts';
 import { createRecordInTx, loadEntity, type EntitySchema } from '../index.ts';
 import { resolveAccess } from '../query/index.ts';
-import { convertCell, IMPORTABLE_TYPES, type ConvertEnv } from './convert.ts';
+import { convertCell, IMPORTABLE_TYPES, textOf, type ConvertEnv } from './convert.ts';
 import { prepareRefs } from './lookups.ts';
 import { checkMapping, suggestMapping, type Mapping } from './mapping.ts';
-import { cellText, readSpreadsheet, type Column, type SheetData } from './read.ts';
+import { readSpreadsheet, type Column, type SheetData } from './read.ts';
 
 /** Largest file accepted (bytes). Beyond it: 413. */
 export const IMPORT_MAX_BYTES = 10 * 1024 * 1024;
@@ -139,9 +139,9 @@ export async function previewImport(ctx: AppContext, actor: Actor, app: string, 
     sheets: sheet.sheets,
     headerRow: sheet.headerRow,
     totalRows: sheet.rows.length,
-    columns: sheet.columns.map((c) => ({ letter: c.letter, header: c.header, field: mapping[c.header] ?? null, samples: samples.slice(0, 3).map((r) => cellText(r.cells[c.index])) })),
+    columns: sheet.columns.map((c) => ({ letter: c.letter, header: c.header, field: mapping[c.header] ?? null, samples: samples.slice(0, 3).map((r) => textOf(r.cells[c.index]!, sheet)) })),
     mapping,
-    sampleRows: samples.map((r) => ({ row: r.row, values: Object.fromEntries(sheet.columns.map((c) => [c.header, cellText(r.cells[c.index])])) })),
+    sampleRows: samples.map((r) => ({ row: r.row, values: Object.fromEntries(sheet.columns.map((c) => [c.header, textOf(r.cells[c.index]!, sheet)])) })),
     fields: fields.map(fieldInfo),
     unmappedRequired: fields.filter((f) => f.required && f.default === undefined && !f.requiredIf && !mapped.has(f.name)).map((f) => f.name),
   };
@@ -225,7 +225,7 @@ export async function importRecords(ctx: AppContext, actor: Actor, app: string, 
     if (field.type !== 'user' && field.type !== 'department' && field.type !== 'link') continue;
     const set = new Set<string>();
     for (const r of sheet.rows) {
-      const t = cellText(r.cells[col.index]).trim();
+      const t = textOf(r.cells[col.index]!, sheet).trim();
       if (t) set.add(t);
     }
     wanted.set(field, set);

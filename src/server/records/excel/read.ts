@@ -222,7 +222,14 @@ function assemble(format: 'xlsx' | 'csv', grid: Array<{ row: number; cells: Cell
   if (!nonEmpty.length) {
     throw unreadable(`The ${format === 'xlsx' ? `sheet "${names.sheet}"` : 'file'} has no data: put the column headers in the first row and the records below them.`, 'no data');
   }
-  const header = opts.headerRow !== undefined ? nonEmpty.find((r) => r.row === opts.headerRow) : nonEmpty[0];
+  const filled = (r: { cells: Cell[] } | undefined) => (r ? r.cells.filter((c) => !isEmptyCell(c)).length : 0);
+  // A sheet often starts with a title row ("2026年3月设备清单") above the headers: skip a lone cell.
+  const header =
+    opts.headerRow !== undefined
+      ? nonEmpty.find((r) => r.row === opts.headerRow)
+      : filled(nonEmpty[0]) === 1 && filled(nonEmpty[1]) > 1
+        ? nonEmpty[1]
+        : nonEmpty[0];
   if (!header) {
     throw badRequest(`Row ${opts.headerRow} is empty, so it cannot hold the column headers. Leave "headerRow" out to use the first non-empty row.`, [{ path: 'headerRow', message: 'empty row' }]);
   }

@@ -20,7 +20,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { IDENT_RE } from '../../../shared/definition.ts';
 import type { Api } from '../../http/app.ts';
 import { AppError, badRequest, requireActor, type AppContext } from '../../platform/index.ts';
-import { exportRecords, type ExportOptions } from './export.ts';
+import { exportRecords, type ExportOptions, type ExportStream } from './export.ts';
 import { IMPORT_MAX_BYTES, importRecords, previewImport, type ImportOptions } from './import.ts';
 
 export const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
@@ -140,14 +140,15 @@ function parseSort(sort: string | undefined): ExportOptions['sort'] {
     .map((s) => (s.startsWith('-') ? { field: s.slice(1), dir: 'desc' as const } : { field: s.replace(/^\+/, ''), dir: 'asc' as const }));
 }
 
-function sendFile(reply: FastifyReply, file: { filename: string; contentType: string; stream: NodeJS.ReadableStream }) {
-  const ascii = file.filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
+function sendFile(reply: FastifyReply, file: ExportStream) {
   return reply
-    .header('content-disposition', `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(file.filename)}`)
+    .header('content-disposition', `attachment; filename="${file.asciiFilename}"; filename*=UTF-8''${encodeURIComponent(file.filename)}`)
     .header('cache-control', 'no-store')
     .type(file.contentType)
     .send(file.stream);
 }
+
+const UPLOAD_HELP = `Send the file as the raw body (Content-Type ${XLSX_TYPE}, text/csv or application/octet-stream) with options in the query string — mapping (JSON: header or column letter → field name or null), mode (all_or_nothing | valid_rows_only), dryRun, sheet, headerRow, format, filename — or as JSON {"file": "<base64>", "filename", "mapping", "mode", "dryRun", "sheet", "headerRow"}. At most 10 MB and 10,000 rows. CSV may be UTF-8 (with or without BOM), GBK/GB18030 or UTF-16.`;
 
 const lang = (l: string | undefined): 'zh' | 'en' | undefined => (l === undefined ? undefined : l.startsWith('en') ? 'en' : 'zh');
 
@@ -162,7 +163,7 @@ export async function excelRoutes(api: Api, ctx: AppContext): Promise<void> {
 
     r.post(
       `${base}/import/preview`,
-      { bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Read a spreadsheet: headers, sample rows, suggested column mapping', params: EntityParams } },
+      { bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Read a spreadsheet: headers, sample rows, suggested column mapping', description: UPLOAD_HELP, params: EntityParams } },
       async (request) => {
         const actor = requireActor(request, { scope: 'records:write' });
         const { app, entity } = request.params;
@@ -173,7 +174,12 @@ export async function excelRoutes(api: Api, ctx: AppContext): Promise<void> {
 
     r.post(
       `${base}/import`,
-      { bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Import records from .xlsx or .csv with a per-row validation report', params: EntityParams } },
+      { bodyLimit: BODY_LIMIT, schema: {
+          tags,
+          summary: 'Import records from .xlsx or .csv with a per-row validation report',
+          description: `${UPLOAD_HELP} Answers 200 with {mode, dryRun, committed, total, imported, failed, rows: [{row, ok, id, name, errors: [{column, cell, field, message}]}]}; an all_or_nothing import with a bad row answers 422 with the same report and writes nothing.`,
+          params: EntityParams,
+        } },
       async (request, reply) => {
         const actor = requireActor(request, { scope: 'records:write' });
         const { app, entity } = request.params;
