@@ -19,6 +19,7 @@ import {
   verifyPassword,
   verifySigningPin,
 } from '../src/server/platform/auth/index.ts';
+import { AuthState } from '../src/server/platform/auth/principals.ts';
 import { AppError, systemActor, type Principal } from '../src/server/platform/index.ts';
 import { createTestDatabase } from './helpers/db.ts';
 import { createTestTrellis, loginAs, TEST_ADMIN_PASSWORD, withApiKey, type TestTrellis } from './helpers/trellis.ts';
@@ -515,6 +516,44 @@ describe('API keys', () => {
       expect(p.errors?.length).toBeGreaterThan(0);
     }
     expect(await count('api_keys')).toBe(before);
+  });
+});
+
+describe('principal cache', () => {
+  it('shares one query between concurrent misses, and a load that raced an invalidation is not cached', async () => {
+    const waiting: Array<() => void> = [];
+    let queries = 0;
+    const row = {
+      csrf_token: 'c', expires_at: new Date(clock.t + 3600_000), revoked_at: null, last_seen_at: new Date(clock.t),
+      user_id: 'u1', username: 'u1', display_name: 'U1', display_name_en: null, locale: 'zh-CN', kind: 'person', active: true,
+      roles: [] as string[], departments: [],
+    };
+    // the first query sees the old roles, the one after the invalidation the new ones
+    const db = {
+      query: async () => {
+        const roles = ++queries === 1 ? ['old'] : ['new'];
+        await new Promise<void>((resolve) => waiting.push(resolve));
+        return { rows: [{ ...row, roles }], rowCount: 1 };
+      },
+    };
+    const state = new AuthState({ ...t.ctx, db: db as unknown as typeof t.ctx.db });
+    const token = 'T'.repeat(43);
+    const a = state.resolveSession(token);
+    const b = state.resolveSession(token);
+    expect(queries).toBe(1);
+    state.invalidateUser(); // e.g. a logout committed while the first query was running
+    const c = state.resolveSession(token);
+    expect(queries).toBe(2);
+    waiting[1]!(); // the newer query finishes first...
+    expect((await c) as { principal: Principal }).toMatchObject({ principal: { roles: ['new'] } });
+    waiting[0]!(); // ...the stale one last: it must not overwrite the cache
+    const [ra, rb] = (await Promise.all([a, b])) as Array<{ principal: Principal }>;
+    expect(ra!.principal.roles).toEqual(['old']);
+    expect(rb!.principal).toBe(ra!.principal);
+    const d = state.resolveSession(token);
+    expect(d).not.toBeInstanceOf(Promise); // answered from the cache...
+    expect((d as { principal: Principal }).principal.roles).toEqual(['new']); // ...with the fresh entry
+    expect(queries).toBe(2);
   });
 });
 

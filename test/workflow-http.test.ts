@@ -259,10 +259,9 @@ describe('inbox', () => {
     await publishApp(f.t.ctx, systemActor, { ...appDef('chen.plant'), workflows: [{ ...expenseWorkflow('chen.plant'), root: { id: 'start', type: 'initiator', next: { id: 'leads', type: 'approver', mode: 'any', approvers: [{ kind: 'users', users: ['li.teamlead', 'ma.teamlead'] }] } } }] });
     try {
       const { instanceId } = await createAndSubmit('5.00');
-      const [r1, r2] = await Promise.all([
-        act('li.teamlead', await taskFor('li.teamlead', instanceId), { action: 'approve' }),
-        act('ma.teamlead', await taskFor('ma.teamlead', instanceId), { action: 'approve' }),
-      ]);
+      const ta = await taskFor('li.teamlead', instanceId);
+      const tb = await taskFor('ma.teamlead', instanceId);
+      const [r1, r2] = await Promise.all([act('li.teamlead', ta, { action: 'approve' }), act('ma.teamlead', tb, { action: 'approve' })]);
       expect([r1.statusCode, r2.statusCode].sort()).toEqual([200, 409]);
       const loser = r1.statusCode === 409 ? r1 : r2;
       expect(loser.headers['content-type']).toContain('application/problem+json');

@@ -4,6 +4,7 @@ import type { Engine } from '../engine.ts';
 import { seedCatalog } from './catalog.ts';
 import { modelingMigrations } from './migrations.ts';
 import { modelingRoutes } from './routes.ts';
+import { clearAppCache as clearCache } from './registry.ts';
 
 export { validateApp, namedPath, checkNamingPattern, ROLE_CODE_RE, type ValidationResult } from './validate.ts';
 export { publishApp, rollbackApp, diffApp, type PublishOptions, type PublishResult } from './publish.ts';
@@ -30,6 +31,9 @@ export const modelingEngine: Engine = {
   migrations: modelingMigrations,
   routes: modelingRoutes,
   bootstrap: async (ctx, opts) => {
+    // The published-app cache is per process and keyed by app name: a new Trellis in this
+    // process (tests open several databases one after another) starts from an empty cache.
+    clearCache();
     // The role that may publish apps besides administrators (granted like any other role).
     await ctx.db.query(
       `insert into roles (code, name, name_en, description, builtin)

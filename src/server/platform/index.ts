@@ -5,6 +5,7 @@ import { eventsMigrations } from './events/index.ts';
 import { authRoutes, bootstrapAuth, installAuth } from './auth/index.ts';
 import { bootstrapOrg, orgRoutes } from './org/index.ts';
 import { auditRoutes } from './audit/routes.ts';
+import { startAuditSealer } from './audit/index.ts';
 
 export * from './errors.ts';
 export * from './context.ts';
@@ -24,7 +25,7 @@ export {
   type ManagerLink,
   type PrincipalData,
 } from './org/index.ts';
-export { appendAudit, verifyAuditChain, type AuditEvent, type VerifyResult } from './audit/index.ts';
+export { appendAudit, sealAudit, verifyAuditChain, type AuditEvent, type VerifyResult } from './audit/index.ts';
 export { emitEvent, readOutbox, toCloudEvent, OUTBOX_CHANNEL, type CloudEvent, type EmitInput, type OutboxRow } from './events/index.ts';
 
 export const platformEngine: Engine = {
@@ -40,4 +41,5 @@ export const platformEngine: Engine = {
     await bootstrapAuth(ctx, opts);
     await bootstrapOrg(ctx, opts); // after the admin exists: the demo plant puts them in IT
   },
+  start: async (ctx) => startAuditSealer(ctx.db, (err) => ctx.log.error({ err }, 'audit sealer failed')),
 };

@@ -164,4 +164,19 @@ select 'audit.head', jsonb_build_object('seq', seq, 'hash', hash) from audit_log
 on conflict (key) do nothing;
 `,
   },
+  {
+    // Entries are written without a lock and chained by the sealer (see audit/index.ts).
+    id: 'platform.020-audit-sealed-chain',
+    up: `
+create sequence audit_log_seq;
+select setval('audit_log_seq', coalesce((select max(seq) from audit_log), 0) + 1, false);
+alter table audit_log alter column seq set default nextval('audit_log_seq');
+alter sequence audit_log_seq owned by audit_log.seq;
+alter table audit_log alter column prev_hash drop not null;
+alter table audit_log alter column hash drop not null;
+alter table audit_log add column chain_pos bigint unique;
+update audit_log set chain_pos = seq;
+create index audit_log_unsealed on audit_log(seq) where chain_pos is null;
+`,
+  },
 ];

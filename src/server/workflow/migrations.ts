@@ -17,7 +17,6 @@ create table wf_instances (
   definition jsonb not null,           -- the approval tree as it was when the instance started
   record jsonb not null,               -- the document as submitted (updated by editable fields)
   picks jsonb not null default '{}'::jsonb,
-  scope jsonb,                         -- the app's entities + time zone: branch conditions evaluate like list filters
   status text not null check (status in ('running', 'returned', 'approved', 'rejected', 'withdrawn', 'cancelled')),
   round int not null default 1,
   initiator_id uuid not null references users(id),
@@ -174,5 +173,10 @@ create table wf_notifications (
 create index wf_notifications_user on wf_notifications(user_id, id desc);
 create index wf_notifications_unread on wf_notifications(user_id) where read_at is null;
 `,
+  },
+  {
+    // the app's entities and time zone: branch conditions evaluate exactly like list filters
+    id: 'workflow.002-condition-scope',
+    up: `alter table wf_instances add column if not exists scope jsonb;`,
   },
 ];

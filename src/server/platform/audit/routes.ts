@@ -50,8 +50,8 @@ const AuditEntry = z.object({
   userAgent: z.string().nullable(),
   requestId: z.string().nullable(),
   detail: z.record(z.string(), z.unknown()),
-  prevHash: z.string(),
-  hash: z.string(),
+  prevHash: z.string().nullable().describe('null until the sealer has chained the entry (milliseconds after commit)'),
+  hash: z.string().nullable(),
 });
 
 const VerifyOut = z.object({
