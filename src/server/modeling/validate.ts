@@ -1,6 +1,7 @@
 // validateApp: the shape check (zod) and every cross-reference check a definition needs before it
 // may be published. Problems come back with paths made of NAMES (`entities.ecn.fields.qty.type`),
 // never array indexes, and with messages that say what is allowed.
+import { checkWorkflow } from '../../shared/workflow-definition.ts';
 import type { z } from 'zod';
 import {
   ACTIONS,
@@ -33,8 +34,29 @@ export function validateApp(input: unknown): ValidationResult {
   }
   const parsed = AppDef.safeParse(input);
   if (!parsed.success) return { ok: false, errors: dedupeErrors(translateIssues(input, parsed.error.issues, [])).slice(0, MAX_ERRORS) };
-  const errors = semanticErrors(parsed.data);
+  const errors = [...semanticErrors(parsed.data), ...workflowErrors(parsed.data)];
   return errors.length ? { ok: false, errors: dedupeErrors(errors).slice(0, MAX_ERRORS) } : { ok: true, app: parsed.data };
+}
+
+/** Approval trees travel with the app: a broken tree is refused at publish, not at the first submit. */
+function workflowErrors(app: AppDef): ProblemField[] {
+  const out: ProblemField[] = [];
+  const names = new Set<string>();
+  for (const wf of app.workflows ?? []) {
+    const target = (wf as { entity?: unknown })?.entity;
+    const name = (wf as { name?: unknown })?.name;
+    const entity = typeof target === 'string' ? app.entities.find((e) => e.name === target) : undefined;
+    if (typeof name === 'string') {
+      if (names.has(name)) out.push({ path: `workflows.${name}.name`, message: `workflow name "${name}" is used more than once` });
+      names.add(name);
+    }
+    if (typeof target === 'string' && !entity) {
+      out.push({ path: `workflows.${String(name)}.entity`, message: `no entity "${target}" in this app; attach the workflow to one of: ${app.entities.map((e) => e.name).join(', ')}` });
+      continue;
+    }
+    out.push(...checkWorkflow(wf, entity).problems);
+  }
+  return out;
 }
 
 function dedupeErrors(list: ProblemField[]): ProblemField[] {
