@@ -146,6 +146,18 @@ describe('submit → approve → effective', () => {
     expect(await recordStatus(b.recordId)).toBe('draft');
   });
 
+  it('a document in approval cannot be edited or deleted by the initiator until withdrawn', async () => {
+    const { recordId, instanceId } = await createAndSubmit('150.00');
+    const version = (await s['wang.operator']!.inject(`${base}/${recordId}`)).json().version as number;
+    const edit = await s['wang.operator']!.inject({ method: 'PATCH', url: `${base}/${recordId}`, payload: { version, values: { reason: '改了' } } });
+    expect(edit.statusCode).toBe(409);
+    expect(edit.json().detail).toContain('in approval');
+    expect((await s['wang.operator']!.inject(`${base}/${recordId}`)).json().values.reason).toBe('刀具');
+    await s['wang.operator']!.inject({ method: 'POST', url: `/api/v1/workflow/instances/${instanceId}/actions`, payload: { action: 'withdraw' } });
+    const after = await s['wang.operator']!.inject({ method: 'PATCH', url: `${base}/${recordId}`, payload: { version, values: { reason: '改了' } } });
+    expect(after.statusCode).toBe(200);
+  });
+
   it('instances keep running on their version after a new definition is published', async () => {
     const old = await createAndSubmit('300.00');
     const v2 = await publishApp(f.t.ctx, systemActor, appDef('zhao.director'));

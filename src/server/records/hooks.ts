@@ -24,11 +24,18 @@ export interface SubmitEvent {
   record: RecordJson;
 }
 
+/** A user changes or deletes a record (not the workflow engine itself). */
+export interface ChangeEvent extends SubmitEvent {
+  action: 'update' | 'delete';
+}
+export type BeforeChangeHook = (tx: Tx, e: ChangeEvent) => Promise<void>;
+
 export type BeforeSubmitHook = (tx: Tx, e: SubmitEvent) => Promise<void | { intercept: unknown }>;
 export type AfterSubmitHook = (tx: Tx, e: SubmitEvent) => Promise<void>;
 
 const before: BeforeSubmitHook[] = [];
 const after: AfterSubmitHook[] = [];
+const beforeChange: BeforeChangeHook[] = [];
 
 function remover<T>(list: T[], fn: T): () => void {
   list.push(fn);
@@ -41,7 +48,13 @@ function remover<T>(list: T[], fn: T): () => void {
 export const recordHooks = {
   onBeforeSubmit: (fn: BeforeSubmitHook) => remover(before, fn),
   onAfterSubmit: (fn: AfterSubmitHook) => remover(after, fn),
+  /** Runs inside the update/delete transaction after the row is locked; throw to refuse. */
+  onBeforeChange: (fn: BeforeChangeHook) => remover(beforeChange, fn),
 };
+
+export async function runBeforeChange(tx: Tx, e: ChangeEvent): Promise<void> {
+  for (const fn of beforeChange) await fn(tx, e);
+}
 
 /** Runs the before-submit hooks in order; the first that intercepts wins. */
 export async function runBeforeSubmit(tx: Tx, e: SubmitEvent): Promise<{ intercept: unknown } | null> {

@@ -22,7 +22,7 @@ import type { Actor, AppContext } from '../platform/index.ts';
 import { AppError, conflict, forbidden, notFound, validationFailed } from '../platform/index.ts';
 import { accessFor, assertWritable, type Access } from './access.ts';
 import { Params } from './query/index.ts';
-import { runAfterSubmit, runBeforeSubmit } from './hooks.ts';
+import { runAfterSubmit, runBeforeChange, runBeforeSubmit } from './hooks.ts';
 import { nextInSeries, NamingPatternError } from './naming.ts';
 import { childRowsFlat, prepareValues } from './prepare.ts';
 import { loadEntity, type EntitySchema } from './schema.ts';
@@ -299,6 +299,7 @@ export async function updateRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, ap
   if (submittable && current.status === 'submitted' && !opts.allowSubmitted) {
     throw conflict('This document is submitted and can no longer be changed. Cancel it and amend it to make a corrected copy.', { status: current.status });
   }
+  if (!opts.allowSubmitted) await runBeforeChange(tx, { ctx, actor, app, entity, record: current, action: 'update' });
   const prepared = await prepareValues({
     schema,
     input: values,
@@ -363,6 +364,7 @@ export async function deleteRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, ap
   if (schema.entity.submittable && current.status !== 'draft') {
     throw conflict(`Only drafts can be deleted; this document is ${current.status}.${current.status === 'submitted' ? ' Cancel it instead.' : ''}`, { status: current.status });
   }
+  await runBeforeChange(tx, { ctx, actor, app, entity, record: current, action: 'delete' });
   try {
     await deleteChildren(tx, schema, id);
     await tx.query(`delete from ${ident(schema.table)} where id = $1`, [id]);

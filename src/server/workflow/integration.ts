@@ -11,7 +11,7 @@ import { getPublishedApp, type PublishedApp } from '../modeling/index.ts';
 import { getRecordInTx, recordHooks, submitRecordInTx, updateRecordInTx, type RecordJson } from '../records/index.ts';
 import { emitEvent } from '../platform/events/index.ts';
 import { systemActor, type Actor, type AppContext } from '../platform/context.ts';
-import { notFound, unprocessable, validationFailed } from '../platform/errors.ts';
+import { conflict, notFound, unprocessable, validationFailed } from '../platform/errors.ts';
 import { checkWorkflow, type WorkflowDef } from '../../shared/workflow-definition.ts';
 import { onRecordChange, onWorkflowOutcome, setDocumentLoader } from './hooks.ts';
 import { startInstance, type StartResult } from './runtime.ts';
@@ -85,6 +85,23 @@ export function linkRecords(ctx: AppContext): void {
       return { intercept: { workflow: { instanceId: r.instanceId, status: r.status } } };
     } finally {
       set.delete(k);
+    }
+  });
+
+  // While an approval is running the document belongs to the approvers: the initiator withdraws
+  // it (or it is returned) before changing or deleting it. Approvers' edits go through the engine.
+  recordHooks.onBeforeChange(async (tx, e) => {
+    const live = await tx.query<{ id: string }>(
+      `select id from wf_instances where app = $1 and entity = $2 and record_id = $3 and status = 'running' limit 1`,
+      [e.app, e.entity, e.record.id],
+    );
+    if (live.rows.length) {
+      throw conflict(
+        e.action === 'delete'
+          ? 'This document is in approval and cannot be deleted. Withdraw the approval first.'
+          : 'This document is in approval and cannot be changed. Withdraw the approval first, or ask the current approver to make the change.',
+        { instanceId: live.rows[0]!.id },
+      );
     }
   });
 
