@@ -3,7 +3,8 @@ import type { Database } from './types.ts';
 import { openPglite } from './pglite.ts';
 import { openPostgres } from './postgres.ts';
 
-export type { Database, Sql, Tx, QueryResult, DatabaseKind } from './types.ts';
+export type { Database, Sql, Statement, Tx, QueryResult, DatabaseKind } from './types.ts';
+export { combineStatements } from './tx.ts';
 export { migrate, pendingMigrations, type Migration } from './migrate.ts';
 export { DataDirLockedError } from './lock.ts';
 

@@ -3,7 +3,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import type { Database, QueryResult } from './types.ts';
-import { makeTx, runHooks } from './tx.ts';
+import { afterCommit, coalescedNotifier, makeTx, type MadeTx } from './tx.ts';
 import { lockDataDir } from './lock.ts';
 
 const DATE_OID = 1082;
@@ -29,6 +29,7 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
     const r = await pg.query<R>(text, params as unknown[] | undefined);
     return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
   };
+  const notifier = coalescedNotifier((channel) => pg.query(`select pg_notify($1, '')`, [channel]), onHookError);
   return {
     kind: 'pglite',
     query,
@@ -36,9 +37,9 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
       await pg.exec(script);
     },
     async tx(fn) {
-      let hooks: Array<() => void | Promise<void>> = [];
+      const box: { made?: MadeTx } = {};
       const result = await pg.transaction(async (t) => {
-        const made = makeTx({
+        const made = (box.made = makeTx({
           query: async <R,>(text: string, params?: readonly unknown[]) => {
             const r = await t.query<R>(text, params as unknown[] | undefined);
             return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
@@ -46,11 +47,10 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
           exec: async (script: string) => {
             await t.exec(script);
           },
-        });
-        hooks = made.hooks;
+        }));
         return fn(made.tx);
       });
-      await runHooks(hooks, onHookError);
+      if (box.made) await afterCommit(box.made, notifier.notify, onHookError);
       return result;
     },
     async listen(channel, onNotify) {
@@ -61,6 +61,7 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
     },
     async close() {
       try {
+        await notifier.drain();
         await pg.close();
       } finally {
         release();

@@ -2,7 +2,7 @@
 // int8 → number, numeric → exact string, date → 'YYYY-MM-DD' string.
 import pg from 'pg';
 import type { Database, QueryResult } from './types.ts';
-import { makeTx, runHooks } from './tx.ts';
+import { afterCommit, coalescedNotifier, makeTx } from './tx.ts';
 
 const INT8_OID = 20;
 const DATE_OID = 1082;
@@ -19,6 +19,7 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
   };
   let listener: pg.Client | undefined;
   const handlers = new Map<string, Set<(payload: string) => void>>();
+  const notifier = coalescedNotifier((channel) => pool.query(`select pg_notify($1, '')`, [channel]), onHookError);
   return {
     kind: 'postgres',
     query,
@@ -27,7 +28,7 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
     },
     async tx(fn) {
       const client = await pool.connect();
-      const { tx, hooks } = makeTx({
+      const made = makeTx({
         query: async <R,>(text: string, params?: readonly unknown[]) => {
           const r = await client.query(text, params as unknown[] | undefined);
           return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
@@ -39,7 +40,7 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
       let result;
       try {
         await client.query('begin');
-        result = await fn(tx);
+        result = await fn(made.tx);
         await client.query('commit');
       } catch (err) {
         await client.query('rollback').catch(() => {});
@@ -47,7 +48,7 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
         throw err;
       }
       client.release();
-      await runHooks(hooks, onHookError);
+      await afterCommit(made, notifier.notify, onHookError);
       return result;
     },
     async listen(channel, onNotify) {
@@ -71,6 +72,7 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
       };
     },
     async close() {
+      await notifier.drain();
       await listener?.end().catch(() => {});
       await pool.end();
     },

@@ -1,16 +1,33 @@
-// Shared transaction bookkeeping: after-commit hooks, run only when the commit succeeded.
-import type { Sql, Tx } from './types.ts';
+// Shared transaction bookkeeping: after-commit hooks and wake-ups, run only when the commit succeeded.
+import type { Sql, Statement, Tx } from './types.ts';
 
-export function makeTx(sql: Sql): { tx: Tx; hooks: Array<() => void | Promise<void>> } {
+export interface MadeTx {
+  tx: Tx;
+  hooks: Array<() => void | Promise<void>>;
+  /** Channels to NOTIFY after commit. */
+  channels: Set<string>;
+}
+
+export function makeTx(sql: Sql): MadeTx {
   const hooks: Array<() => void | Promise<void>> = [];
+  const channels = new Set<string>();
   const tx: Tx = {
     query: (text, params) => sql.query(text, params),
     exec: (script) => sql.exec(script),
     afterCommit: (fn) => {
       hooks.push(fn);
     },
+    notifyAfterCommit: (channel) => {
+      channels.add(channel);
+    },
   };
-  return { tx, hooks };
+  return { tx, hooks, channels };
+}
+
+/** After a commit: wakes the channels, then runs the hooks. */
+export async function afterCommit(made: MadeTx, notify: (channel: string) => void, onError: (err: unknown) => void): Promise<void> {
+  for (const channel of made.channels) notify(channel);
+  await runHooks(made.hooks, onError);
 }
 
 export async function runHooks(hooks: Array<() => void | Promise<void>>, onError: (err: unknown) => void): Promise<void> {
@@ -21,4 +38,53 @@ export async function runHooks(hooks: Array<() => void | Promise<void>>, onError
       onError(err);
     }
   }
+}
+
+/**
+ * A coalescing NOTIFY sender: at most one `select pg_notify(channel, '')` in flight per channel;
+ * a wake-up asked for while one is in flight sends exactly one more after it, so every commit is
+ * followed by a NOTIFY sent after it. `drain` waits for what is in flight (on close).
+ */
+export function coalescedNotifier(send: (channel: string) => Promise<unknown>, onError: (err: unknown) => void): { notify(channel: string): void; drain(): Promise<void> } {
+  const state = new Map<string, { again: boolean; done: Promise<void> }>();
+  const notify = (channel: string): void => {
+    const busy = state.get(channel);
+    if (busy) {
+      busy.again = true;
+      return;
+    }
+    const entry: { again: boolean; done: Promise<void> } = { again: false, done: Promise.resolve() };
+    state.set(channel, entry);
+    entry.done = send(channel).then(
+      () => undefined,
+      (err: unknown) => onError(err),
+    ).finally(() => {
+      state.delete(channel);
+      if (entry.again) notify(channel);
+    });
+  };
+  return {
+    notify,
+    async drain() {
+      while (state.size) await Promise.all([...state.values()].map((e) => e.done));
+    },
+  };
+}
+
+/**
+ * Runs several statements as ONE round trip: each becomes a data-modifying CTE of a single
+ * statement (`with s0 as (…), s1 as (…) select 1`), its `$n` placeholders renumbered. PostgreSQL
+ * executes every data-modifying CTE exactly once, whether or not it is referenced. Only for
+ * statements Trellis builds itself (no `$` inside literals); none may return rows the caller needs.
+ */
+export function combineStatements(statements: readonly Statement[]): Statement {
+  if (statements.length === 1) return statements[0]!;
+  const params: unknown[] = [];
+  const ctes = statements.map((s, i) => {
+    const offset = params.length;
+    params.push(...s.params);
+    const text = offset ? s.text.replace(/\$(\d+)/g, (_m, n: string) => `$${Number(n) + offset}`) : s.text;
+    return `s${i} as (${text})`;
+  });
+  return { text: `with ${ctes.join(', ')} select 1`, params };
 }

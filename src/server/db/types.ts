@@ -13,9 +13,24 @@ export interface Sql {
   exec(script: string): Promise<void>;
 }
 
+/** One parameterised statement, as data (see `combineStatements`). */
+export interface Statement {
+  text: string;
+  params: unknown[];
+}
+
 /** An open transaction. `afterCommit` callbacks run once the transaction has committed (never on rollback). */
 export interface Tx extends Sql {
   afterCommit(fn: () => void | Promise<void>): void;
+  /**
+   * Wakes the listeners of `channel` once this transaction has committed (never on rollback).
+   * The NOTIFY is sent after commit, OUTSIDE the transaction, coalesced per process (at most one
+   * in flight per channel; commits during it cause exactly one more). Never NOTIFY inside a
+   * transaction: PostgreSQL takes a database-wide lock at the commit of a transaction that
+   * notified and holds it through the commit's WAL flush, so such commits cannot be grouped and
+   * every writer is serialised behind one flush each.
+   */
+  notifyAfterCommit(channel: string): void;
 }
 
 export type DatabaseKind = 'pglite' | 'postgres';

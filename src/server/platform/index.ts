@@ -25,8 +25,8 @@ export {
   type ManagerLink,
   type PrincipalData,
 } from './org/index.ts';
-export { appendAudit, sealAudit, verifyAuditChain, type AuditEvent, type VerifyResult } from './audit/index.ts';
-export { emitEvent, readOutbox, toCloudEvent, OUTBOX_CHANNEL, type CloudEvent, type EmitInput, type OutboxRow } from './events/index.ts';
+export { appendAudit, auditStatement, sealAudit, verifyAuditChain, type AuditEvent, type VerifyResult } from './audit/index.ts';
+export { emitEvent, outboxStatement, readOutbox, toCloudEvent, OUTBOX_CHANNEL, type CloudEvent, type EmitInput, type OutboxRow } from './events/index.ts';
 
 export const platformEngine: Engine = {
   name: 'platform',

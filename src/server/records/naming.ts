@@ -37,9 +37,25 @@ export function parseNamingPattern(pattern: string): ParsedPattern {
   return { pattern, digits };
 }
 
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const parsed = new Map<string, ParsedPattern>();
+
+/** `parseNamingPattern`, remembered per pattern (patterns come from published definitions). */
+function parsedPattern(pattern: string): ParsedPattern {
+  let p = parsed.get(pattern);
+  if (!p) {
+    p = parseNamingPattern(pattern);
+    if (parsed.size > 1000) parsed.clear();
+    parsed.set(pattern, p);
+  }
+  return p;
+}
+
 /** Calendar parts of `at` in `timeZone` (the plant's), as zero-padded strings. */
 export function dateParts(at: Date, timeZone: string): Record<(typeof DATE_TOKENS)[number], string> {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(at);
+  let fmt = formatters.get(timeZone);
+  if (!fmt) formatters.set(timeZone, (fmt = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })));
+  const parts = fmt.formatToParts(at);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
   const yyyy = get('year').padStart(4, '0');
   return { YYYY: yyyy, YY: yyyy.slice(-2), MM: get('month'), DD: get('day') };
@@ -47,13 +63,13 @@ export function dateParts(at: Date, timeZone: string): Record<(typeof DATE_TOKEN
 
 /** The pattern with its date parts filled in and the counter left as `{#}`: the series key's period part. */
 export function seriesPrefix(pattern: string, at: Date, timeZone: string): string {
-  parseNamingPattern(pattern);
+  parsedPattern(pattern);
   const d = dateParts(at, timeZone);
   return pattern.replace(TOKEN_RE, (_all, token: string) => (token.startsWith('#') ? '{#}' : d[token as keyof typeof d]));
 }
 
 export function formatName(pattern: string, at: Date, timeZone: string, n: number): string {
-  const { digits } = parseNamingPattern(pattern);
+  const { digits } = parsedPattern(pattern);
   const d = dateParts(at, timeZone);
   return pattern.replace(TOKEN_RE, (_all, token: string) => (token.startsWith('#') ? String(n).padStart(digits, '0') : d[token as keyof typeof d]));
 }
@@ -72,4 +88,24 @@ export async function nextInSeries(tx: Tx, scope: string, pattern: string, at: D
   );
   const n = Number(r.rows[0]!.last);
   return { name: formatName(pattern, at, timeZone, n), n, key };
+}
+
+/**
+ * A series take as SQL, for callers that want the counter taken as late as possible: `counter` is
+ * a statement (`insert … on conflict do update … returning last`) to put in a CTE, and `nameSql`
+ * formats its `last` into the name exactly as `formatName` does (zero-padded, never truncated).
+ * Parameters are `$1` … `$4`; append the caller's after them.
+ */
+export function seriesSql(scope: string, pattern: string, at: Date, timeZone: string): { counter: string; nameSql: (last: string) => string; params: unknown[] } {
+  const { digits } = parsedPattern(pattern);
+  const key = `${scope}:${seriesPrefix(pattern, at, timeZone)}`;
+  const marker = '\u0000';
+  const [before, after] = formatName(pattern, at, timeZone, 0).replace(/0+(?=[^0]*$)/, marker).split(marker) as [string, string];
+  return {
+    counter: `insert into naming_counters (series_key, last) values ($1, 1)
+     on conflict (series_key) do update set last = naming_counters.last + 1
+     returning last`,
+    nameSql: (last) => `$2::text || lpad(${last}::text, greatest($3::int, length(${last}::text)), '0') || $4::text`,
+    params: [key, before, digits, after],
+  };
 }

@@ -16,8 +16,8 @@
 // are not submittable are always editable and deletable; submit/cancel/amend refuse them.
 import type { Action } from '../../shared/definition.ts';
 import type { EvalContext } from '../../shared/condition-eval.ts';
-import { ident, type Sql, type Tx } from '../db/index.ts';
-import { appendAudit, emitEvent } from '../platform/index.ts';
+import { combineStatements, ident, type Sql, type Statement, type Tx } from '../db/index.ts';
+import { auditStatement, outboxStatement } from '../platform/index.ts';
 import type { Actor, AppContext } from '../platform/index.ts';
 import { AppError, conflict, forbidden, notFound, validationFailed } from '../platform/index.ts';
 import { accessFor, assertWritable, type Access } from './access.ts';
@@ -133,30 +133,35 @@ interface Trail {
   at: Date;
 }
 
-/** History, outbox event and audit entry of one action, in the action's transaction. */
+/**
+ * History, outbox event and audit entry of one action, in the action's transaction, written by
+ * ONE statement (three data-modifying CTEs): one round trip instead of three.
+ */
 async function writeTrail(tx: Tx, t: Trail): Promise<void> {
   const { schema, record, actor } = t;
   const app = schema.app.name;
   const entity = schema.entity.name;
-  await tx.query(
-    `insert into record_history (app, entity, record_id, version, action, changed_by, changed_at, ip, user_agent, request_id, changes)
+  const history: Statement = {
+    text: `insert into record_history (app, entity, record_id, version, action, changed_by, changed_at, ip, user_agent, request_id, changes)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [app, entity, record.id, record.version, t.action, actor.principal.userId, t.at, actor.meta.ip, actor.meta.userAgent, actor.meta.requestId, JSON.stringify(t.changes)],
-  );
+    params: [app, entity, record.id, record.version, t.action, actor.principal.userId, t.at, actor.meta.ip, actor.meta.userAgent, actor.meta.requestId, JSON.stringify(t.changes)],
+  };
   const changed = t.changes.map((c) => c.field);
-  await emitEvent(tx, {
+  const { statement: event } = outboxStatement(tx, {
     type: EVENT_TYPE[t.action],
     source: `/trellis/apps/${app}/${entity}`,
     subject: record.id,
     time: t.at,
     data: { app, entity, action: t.action, id: record.id, name: record.name, status: record.status, version: record.version, actor: actor.principal.userId, changed, record },
   });
-  await appendAudit(
+  const audit = auditStatement(
     tx,
     actor,
     { action: `record.${t.action}`, targetType: 'record', targetId: record.id, detail: { app, entity, name: record.name, version: record.version, changed } },
     t.at,
   );
+  const all = combineStatements([history, event, audit]);
+  await tx.query(all.text, all.params);
 }
 
 function diff(schema: EntitySchema, before: Record<string, unknown> | null, after: Record<string, unknown>): Array<{ field: string; before: unknown; after: unknown }> {

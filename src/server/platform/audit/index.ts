@@ -11,7 +11,7 @@
 // an entry is written but not yet chained is milliseconds. See docs/decisions/0006-audit-chain.md.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Database, Sql, Tx } from '../../db/index.ts';
+import type { Database, Sql, Statement, Tx } from '../../db/index.ts';
 import type { Actor } from '../context.ts';
 
 export interface AuditEvent {
@@ -76,15 +76,19 @@ function entryHash(prevHash: string, e: Omit<AuditRow, 'hash' | 'prev_hash'>): s
   return createHash('sha256').update(prevHash).update('\n').update(content).digest('hex');
 }
 
-/** Appends one entry in the caller's transaction. `actor` null = anonymous (e.g. a failed login). */
-export async function appendAudit(tx: Tx, actor: Actor | null, event: AuditEvent, at: Date = new Date()): Promise<number> {
+/**
+ * The INSERT of one audit entry, for the caller to run in its transaction (alone, or combined with
+ * other writes into one round trip by `combineStatements`). Registers the after-commit wake-up of
+ * the sealer. `actor` null = anonymous (e.g. a failed login).
+ */
+export function auditStatement(tx: Tx, actor: Actor | null, event: AuditEvent, at: Date = new Date()): Statement {
   // Millisecond precision: what is hashed must survive the round trip through timestamptz.
   const when = new Date(Math.floor(at.getTime()));
-  const detail = JSON.stringify(event.detail ?? {});
-  const r = await tx.query<{ seq: number }>(
-    `insert into audit_log (at, actor_id, actor_name, action, target_type, target_id, ip, user_agent, request_id, detail)
-     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) returning seq`,
-    [
+  tx.afterCommit(wakeSealers);
+  return {
+    text: `insert into audit_log (at, actor_id, actor_name, action, target_type, target_id, ip, user_agent, request_id, detail)
+     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
+    params: [
       when,
       actor?.principal.userId ?? null,
       actor?.principal.username ?? null,
@@ -94,12 +98,19 @@ export async function appendAudit(tx: Tx, actor: Actor | null, event: AuditEvent
       actor?.meta.ip ?? null,
       actor?.meta.userAgent ?? null,
       actor?.meta.requestId ?? null,
-      detail,
+      JSON.stringify(event.detail ?? {}),
     ],
-  );
-  tx.afterCommit(() => {
-    appended.emit('appended');
-  });
+  };
+}
+
+function wakeSealers(): void {
+  appended.emit('appended');
+}
+
+/** Appends one entry in the caller's transaction. `actor` null = anonymous (e.g. a failed login). */
+export async function appendAudit(tx: Tx, actor: Actor | null, event: AuditEvent, at: Date = new Date()): Promise<number> {
+  const s = auditStatement(tx, actor, event, at);
+  const r = await tx.query<{ seq: number }>(`${s.text} returning seq`, s.params);
   return r.rows[0]!.seq;
 }
 

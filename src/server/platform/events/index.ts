@@ -1,10 +1,11 @@
 // The transactional outbox. A business action writes its event (a CloudEvents 1.0 envelope) into
 // `outbox` in the SAME transaction as its data, so the event exists exactly when the change does
 // (invariant 1). A relay (integration hub) reads the table after commit and delivers the events;
-// `pg_notify('trellis_outbox')` wakes it. NOTIFY is transactional: it is delivered on commit and
-// dropped on rollback, so a rolled-back action neither leaves an event nor wakes anyone.
+// `pg_notify('trellis_outbox')` wakes it. The NOTIFY is sent after commit, outside the transaction
+// (`tx.notifyAfterCommit`, coalesced per process): a rolled-back action neither leaves an event nor
+// wakes anyone, and writers' commits are not serialised on PostgreSQL's notify lock.
 import { randomUUID } from 'node:crypto';
-import type { Migration, Sql, Tx } from '../../db/index.ts';
+import type { Migration, Sql, Statement, Tx } from '../../db/index.ts';
 
 /** LISTEN on this channel to learn that new outbox rows were committed (payload is empty). */
 export const OUTBOX_CHANNEL = 'trellis_outbox';
@@ -58,14 +59,12 @@ create index outbox_partition on outbox(partition_key, id);
 
 export const eventsMigrations: Migration[] = [{ id: 'platform.events-001-outbox', up: OUTBOX_DDL }];
 
-// One NOTIFY per transaction is enough: PostgreSQL folds identical notifications anyway.
-const notified = new WeakSet<Tx>();
-
 /**
- * Writes one event into the outbox inside the caller's transaction and returns its envelope.
- * The data must be JSON-serialisable (money and quantities as strings, invariant 5).
+ * The outbox INSERT of one event, for the caller to run in its transaction (alone, or combined
+ * with other writes into one round trip by `combineStatements`), and its envelope. Registers the
+ * after-commit wake-up of the relay (`notifyAfterCommit`: outside the transaction, coalesced).
  */
-export async function emitEvent<T>(tx: Tx, input: EmitInput<T>): Promise<CloudEvent<T>> {
+export function outboxStatement<T>(tx: Tx, input: EmitInput<T>): { statement: Statement; event: CloudEvent<T> } {
   const event: CloudEvent<T> = {
     specversion: '1.0',
     id: input.id ?? randomUUID(),
@@ -78,15 +77,23 @@ export async function emitEvent<T>(tx: Tx, input: EmitInput<T>): Promise<CloudEv
   };
   const partitionKey = input.partitionKey ?? input.subject ?? null;
   if (partitionKey) event.partitionkey = partitionKey;
-  const params = [event.id, event.type, event.source, input.subject ?? null, event.time, JSON.stringify(input.data ?? null), partitionKey];
-  const insert = `insert into outbox (event_id, type, source, subject, time, data, partition_key) values ($1, $2, $3, $4, $5, $6, $7)`;
-  if (notified.has(tx)) {
-    await tx.query(insert, params);
-  } else {
-    // The first event of a transaction also queues the NOTIFY, in the same round trip.
-    notified.add(tx);
-    await tx.query(`with e as (${insert} returning 1) select pg_notify($8, '') from e`, [...params, OUTBOX_CHANNEL]);
-  }
+  tx.notifyAfterCommit(OUTBOX_CHANNEL);
+  return {
+    event,
+    statement: {
+      text: `insert into outbox (event_id, type, source, subject, time, data, partition_key) values ($1, $2, $3, $4, $5, $6, $7)`,
+      params: [event.id, event.type, event.source, input.subject ?? null, event.time, JSON.stringify(input.data ?? null), partitionKey],
+    },
+  };
+}
+
+/**
+ * Writes one event into the outbox inside the caller's transaction and returns its envelope.
+ * The data must be JSON-serialisable (money and quantities as strings, invariant 5).
+ */
+export async function emitEvent<T>(tx: Tx, input: EmitInput<T>): Promise<CloudEvent<T>> {
+  const { statement, event } = outboxStatement(tx, input);
+  await tx.query(statement.text, statement.params);
   return event;
 }
 

@@ -189,10 +189,17 @@ function rowErrorsOf(err: unknown, schema: EntitySchema, columnOf: Map<string, C
 /** A view of the transaction for one row: its after-commit hooks only count if the row is kept. */
 function rowTx(tx: Tx): { tx: Tx; keep(): void } {
   const hooks: Array<() => void | Promise<void>> = [];
+  const channels = new Set<string>();
   return {
-    tx: { query: (text, params) => tx.query(text, params), exec: (script) => tx.exec(script), afterCommit: (fn) => void hooks.push(fn) },
+    tx: {
+      query: (text, params) => tx.query(text, params),
+      exec: (script) => tx.exec(script),
+      afterCommit: (fn) => void hooks.push(fn),
+      notifyAfterCommit: (channel) => void channels.add(channel),
+    },
     keep: () => {
       for (const h of hooks) tx.afterCommit(h);
+      for (const c of channels) tx.notifyAfterCommit(c);
     },
   };
 }
