@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Api } from '../../http/app.ts';
 import { anonymousActor, appendAudit } from '../audit/index.ts';
 import type { Actor, AppContext } from '../context.ts';
-import { AppError, forbidden, notFound, tooManyRequests, unauthorized, validationFailed } from '../errors.ts';
+import { AppError, badRequest, forbidden, notFound, tooManyRequests, unauthorized, validationFailed } from '../errors.ts';
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey } from './apikeys.ts';
 import { clearAuthCookies, cookieOptions, metaOf, requireActor } from './guards.ts';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.ts';
@@ -361,11 +361,16 @@ export function authRoutes(api: Api, ctx: AppContext): void {
     async (request, reply) => {
       const actor = requireActor(request, { scope: 'admin' });
       const p = actor.principal;
+      const now = clock.now();
+      const expiresAt = request.body.expiresAt ? new Date(request.body.expiresAt) : null;
+      // Input problems come before authorisation problems, whatever else the body says.
+      if (expiresAt && expiresAt.getTime() <= now.getTime()) {
+        throw badRequest('The expiry date must be in the future.', [{ path: 'body.expiresAt', message: 'in the past' }]);
+      }
       const userId = request.body.userId ?? p.userId;
       if (userId !== p.userId && !isAdmin(p)) throw forbidden('Only administrators can create keys for another user.');
       const wider = request.body.scopes.filter((s) => !hasScope(p, s));
       if (wider.length) throw forbidden(`An API key cannot create a key with more rights than its own (${wider.join(', ')}).`);
-      const now = clock.now();
       const created = await db.tx((tx) =>
         createApiKey(
           tx,
@@ -374,7 +379,7 @@ export function authRoutes(api: Api, ctx: AppContext): void {
             userId,
             name: request.body.name,
             scopes: request.body.scopes,
-            expiresAt: request.body.expiresAt ? new Date(request.body.expiresAt) : null,
+            expiresAt,
           },
           now,
         ),
