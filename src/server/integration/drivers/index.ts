@@ -1,0 +1,2 @@
+// Every driver, imported for its registration. One line per driver module.
+export { registerDriver, getDriver, driverKinds } from './registry.ts';
