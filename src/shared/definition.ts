@@ -189,6 +189,41 @@ export const PermissionDef: z.ZodType<PermissionDef> = z
   })
   .strict();
 
+/**
+ * How a form is laid out (the designer draws it; the runtime form follows it; tables ignore it).
+ * `kind` says how the groups show: stacked sections, tabs, or steps of a multi-stage form (one
+ * step at a time, e.g. the five stages of an Andon report). Each group lists field names in
+ * order, laid out in 1–4 columns. Fields in no group appear after the groups.
+ */
+export const LAYOUT_KINDS = ['sections', 'tabs', 'steps'] as const;
+export type LayoutKind = (typeof LAYOUT_KINDS)[number];
+
+export interface LayoutGroup {
+  id: string;
+  title: Label;
+  columns?: number;
+  fields: string[];
+}
+export interface FormLayout {
+  kind: LayoutKind;
+  groups: LayoutGroup[];
+}
+
+export const LayoutGroup = z
+  .object({
+    id: z.string().min(1).max(40).regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'a group id starts with a letter and uses letters, digits, "_" and "-"'),
+    title: Label,
+    columns: z.number().int().min(1).max(4).optional(),
+    fields: z.array(z.string().min(1).max(40)).max(500),
+  })
+  .strict();
+export const FormLayout = z
+  .object({
+    kind: z.enum(LAYOUT_KINDS, { error: () => `must be one of: ${LAYOUT_KINDS.join(', ')}` }),
+    groups: z.array(LayoutGroup).min(1, 'a layout needs at least one group').max(50),
+  })
+  .strict();
+
 export interface EntityDef {
   name: string;
   label: Label;
@@ -204,8 +239,8 @@ export interface EntityDef {
   fields: FieldDef[];
   permissions?: PermissionDef[];
   listView?: { columns?: string[]; sort?: { field: string; dir: 'asc' | 'desc' } };
-  /** Form layout for the designer: sections/tabs/columns/steps of field names. Free-form for now. */
-  layout?: unknown;
+  /** Form layout drawn in the designer: sections, tabs or steps of fields in columns. */
+  layout?: FormLayout;
   renamedFrom?: string;
 }
 
@@ -227,7 +262,7 @@ export const EntityDef: z.ZodType<EntityDef> = z
       })
       .strict()
       .optional(),
-    layout: z.unknown().optional(),
+    layout: FormLayout.optional(),
     renamedFrom: Ident(30).optional(),
   })
   .strict();

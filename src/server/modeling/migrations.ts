@@ -36,4 +36,18 @@ end
 $$;
 `,
   },
+  {
+    // The designer's work in progress: one draft per app (also before its first publish).
+    id: 'modeling.002-app-drafts',
+    up: `
+create table app_drafts (
+  app_name text primary key,
+  definition jsonb not null,
+  revision int not null,
+  based_on_version int,
+  updated_at timestamptz not null default now(),
+  updated_by uuid
+);
+`,
+  },
 ];

@@ -7,6 +7,7 @@ import { AppError, badRequest, notFound, registerScopes, requireActor, requireRo
 import { DefinitionParseError, parseDefinition, serializeDefinition } from './files.ts';
 import { publishApp, rollbackApp } from './publish.ts';
 import { getAppVersion, getPublishedApp, listApps, listAppVersions } from './registry.ts';
+import { deleteDraft, getDraft, listDrafts, saveDraft } from './drafts.ts';
 import { validateApp } from './validate.ts';
 
 registerScopes('apps:read', 'apps:write');
@@ -169,6 +170,32 @@ export async function modelingRoutes(api: Api, ctx: AppContext): Promise<void> {
         });
       },
     );
+
+    // Drafts: the designer's unpublished work (builders only; not validated until publish).
+    const DraftBody = z.object({ definition: z.unknown(), baseRevision: z.number().int().min(1).optional() }).strict();
+    r.get('/app-drafts', { schema: { tags: ['modeling'], summary: 'Unpublished drafts of apps (designer work in progress)' } }, async (request) => {
+      requireActor(request, { scope: 'apps:read' });
+      requireRole(request, ...PUBLISH_ROLES);
+      return { drafts: await listDrafts(ctx.db) };
+    });
+    r.get('/app-drafts/:app', { schema: { tags: ['modeling'], summary: 'The draft of an app', params: AppParams } }, async (request) => {
+      requireActor(request, { scope: 'apps:read' });
+      requireRole(request, ...PUBLISH_ROLES);
+      const d = await getDraft(ctx.db, request.params.app);
+      if (!d) throw notFound(`App "${request.params.app}" has no draft. Save one with PUT /api/v1/app-drafts/${request.params.app}.`);
+      return d;
+    });
+    r.put('/app-drafts/:app', { schema: { tags: ['modeling'], summary: 'Save the draft of an app (replaces the previous draft)', params: AppParams, body: DraftBody } }, async (request) => {
+      requireActor(request, { scope: 'apps:write' });
+      const actor = requireRole(request, ...PUBLISH_ROLES);
+      return saveDraft(ctx, actor, request.params.app, request.body.definition, request.body.baseRevision);
+    });
+    r.delete('/app-drafts/:app', { schema: { tags: ['modeling'], summary: 'Discard the draft of an app', params: AppParams } }, async (request, reply) => {
+      requireActor(request, { scope: 'apps:write' });
+      const actor = requireRole(request, ...PUBLISH_ROLES);
+      if (!(await deleteDraft(ctx, actor, request.params.app))) throw notFound(`App "${request.params.app}" has no draft.`);
+      return reply.code(204).send();
+    });
 
     r.post(
       '/apps/:app/rollback',

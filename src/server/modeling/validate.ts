@@ -73,7 +73,7 @@ function dedupeErrors(list: ProblemField[]): ProblemField[] {
 type Issue = z.core.$ZodIssue;
 
 /** Arrays whose elements are named by one of their properties. */
-const ELEMENT_KEY: Record<string, string> = { entities: 'name', fields: 'name', options: 'value', permissions: 'role' };
+const ELEMENT_KEY: Record<string, string> = { entities: 'name', fields: 'name', options: 'value', permissions: 'role', groups: 'id' };
 
 function get(obj: unknown, key: PropertyKey): unknown {
   if (obj === null || typeof obj !== 'object') return undefined;
@@ -338,6 +338,7 @@ function semanticErrors(app: AppDefT): ProblemField[] {
       const p = checkNamingPattern(e.namingSeries);
       if (p) push(`${eb}.namingSeries`, p);
     }
+    if (e.layout) checkLayout(e, eb, push);
     if (e.child && e.submittable) push(`${eb}.submittable`, 'a child entity is submitted with its parent; remove "submittable"');
     if (e.child && e.permissions?.length) push(`${eb}.permissions`, 'child rows follow the permissions of their parent; remove "permissions" here');
 
@@ -395,6 +396,23 @@ function semanticErrors(app: AppDefT): ProblemField[] {
     push(`entities.${a}.fields.${field}.required`, `required links form a circle (${steps.join(' → ')} → ${linkCycle[0]}): no record could ever be created first; make one of these links optional`);
   }
   return errors;
+}
+
+/** A form layout names each field of its entity at most once, and only fields of that entity. */
+function checkLayout(e: EntityDefT, eb: string, push: Push): void {
+  const names = new Set(e.fields.map((f) => f.name));
+  const placed = new Map<string, string>();
+  const groupIds = new Set<string>();
+  for (const g of e.layout?.groups ?? []) {
+    const gb = `${eb}.layout.groups.${g.id}`;
+    if (groupIds.has(g.id)) push(`${gb}.id`, `group id "${g.id}" is used more than once; each group needs its own id`);
+    groupIds.add(g.id);
+    for (const f of g.fields) {
+      if (!names.has(f)) push(`${gb}.fields.${f}`, `"${f}" is not a field of "${e.name}"; remove it from the layout or add the field`);
+      else if (placed.has(f)) push(`${gb}.fields.${f}`, `field "${f}" is already placed in group "${placed.get(f)}"; a field appears once in a form`);
+      else placed.set(f, g.id);
+    }
+  }
 }
 
 function checkRenames(items: ReadonlyArray<{ name: string; renamedFrom?: string }>, base: string, what: string, push: Push): void {
