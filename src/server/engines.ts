@@ -5,5 +5,7 @@ import { modelingEngine } from './modeling/index.ts';
 import { recordsEngine } from './records/index.ts';
 import { excelEngine } from './records/excel/index.ts';
 import { workflowEngine } from './workflow/index.ts';
+import { filesEngine } from './files/index.ts';
+import { viewsEngine } from './views/index.ts';
 
-export const engines: Engine[] = [platformEngine, modelingEngine, recordsEngine, excelEngine, workflowEngine];
+export const engines: Engine[] = [platformEngine, modelingEngine, recordsEngine, excelEngine, workflowEngine, filesEngine, viewsEngine];

@@ -157,6 +157,27 @@ export function workflowRoutes(api: Api, ctx: AppContext): void {
   );
 
   // ---------- instances ----------
+  api.get(
+    '/workflow/instances',
+    {
+      schema: {
+        tags,
+        summary: "A document's approvals (newest first) that I may read",
+        querystring: z.object({ app: z.string().min(1).max(60), entity: z.string().min(1).max(60), recordId: z.string().min(1).max(100) }).strict(),
+      },
+    },
+    async (request) => {
+      const actor = reader(request);
+      const q = request.query;
+      const r = await ctx.db.query<Parameters<typeof svc.instanceView>[0]>(
+        'select * from wf_instances where app = $1 and entity = $2 and record_id = $3 order by created_at desc limit 20',
+        [q.app, q.entity, q.recordId],
+      );
+      const items = [];
+      for (const inst of r.rows) if (await svc.canRead(ctx.db, actor, inst)) items.push(svc.instanceView(inst));
+      return { items };
+    },
+  );
   api.get('/workflow/instances/:id', { schema: { tags, summary: 'An approval with its full ordered trail', params: IdParams } }, async (request) => {
     const actor = reader(request);
     const r = await svc.trail(ctx.db, actor, request.params.id);

@@ -1,0 +1,22 @@
+// The files table: content, checksum, who uploaded it and when.
+import type { Migration } from '../db/index.ts';
+
+export const filesMigrations: Migration[] = [
+  {
+    id: 'files.001-initial',
+    up: `
+create table files (
+  id uuid primary key default gen_random_uuid(),
+  name text not null,
+  content_type text not null,
+  size integer not null,
+  sha256 text not null,
+  data bytea not null,
+  created_by uuid not null,
+  created_at timestamptz not null default now()
+);
+create index files_created_by on files(created_by, created_at);
+
+`,
+  },
+];
