@@ -1,2 +1,3 @@
 // Every driver, imported for its registration. One line per driver module.
 export { registerDriver, getDriver, driverKinds } from './registry.ts';
+import './amqp.ts';
