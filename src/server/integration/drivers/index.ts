@@ -1,3 +1,4 @@
 // Every driver, imported for its registration. One line per driver module.
 export { registerDriver, getDriver, driverKinds } from './registry.ts';
 import './amqp.ts';
+import './nats.ts';
