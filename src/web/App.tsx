@@ -17,6 +17,13 @@ import { ME_KEY, useMe } from './session.ts';
 const LoginPage = lazy(() => import('./pages/LoginPage.tsx'));
 const AppLayout = lazy(() => import('./layout/AppLayout.tsx'));
 const HomePage = lazy(() => import('./pages/HomePage.tsx'));
+const AppPage = lazy(() => import('./pages/AppPage.tsx'));
+const ListPage = lazy(() => import('./pages/ListPage.tsx'));
+const RecordPage = lazy(() => import('./pages/RecordPage.tsx'));
+const InboxPage = lazy(() => import('./pages/InboxPage.tsx'));
+const TaskPage = lazy(() => import('./pages/TaskPage.tsx'));
+const ApprovalPage = lazy(() => import('./pages/TaskPage.tsx').then((m) => ({ default: m.ApprovalPage })));
+const ScanPage = lazy(() => import('./pages/ScanPage.tsx'));
 const NotFoundPage = lazy(() => import('./pages/NotFoundPage.tsx'));
 const SessionError = lazy(() => import('./pages/SessionError.tsx'));
 
@@ -85,6 +92,15 @@ export function App() {
                 <Route path="/login" element={<LoginPage />} />
                 <Route element={<RequireAuth />}>
                   <Route index element={<HomePage />} />
+                  {/* Runtime: /a/<app>/<entity>/<id|new> is also the QR code format (runtime/model.ts qrTarget). */}
+                  <Route path="a/:app" element={<AppPage />} />
+                  <Route path="a/:app/:entity" element={<ListPage />} />
+                  <Route path="a/:app/:entity/:id" element={<RecordPage />} />
+                  <Route path="inbox/:tab?" element={<InboxPage />} />
+                  <Route path="tasks/:id" element={<TaskPage />} />
+                  <Route path="approvals/:id" element={<ApprovalPage />} />
+                  <Route path="scan" element={<ScanPage />} />
+                  {/* More areas: one lazy <Route path="area/*"> each, above the catch-all. */}
                   <Route path="*" element={<NotFoundPage />} />
                 </Route>
               </Routes>

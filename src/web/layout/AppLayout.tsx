@@ -1,8 +1,8 @@
 // The signed-in frame: header with brand, language switch and user menu; pages below.
 import { lazy, Suspense, useState } from 'react';
-import { Outlet, useNavigate } from 'react-router-dom';
+import { Link, Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { App, Avatar, Button, Dropdown, Layout, type MenuProps } from 'antd';
+import { App, Avatar, Badge, Button, Dropdown, Layout, type MenuProps } from 'antd';
 import { DownOutlined, LockOutlined, LogoutOutlined } from '@ant-design/icons';
 import { logout, type Me } from '../api.ts';
 import { Brand } from '../components/Brand.tsx';
@@ -10,6 +10,8 @@ import { LanguageSwitch } from '../components/LanguageSwitch.tsx';
 import { useI18n } from '../i18n/index.tsx';
 import { PageLoading } from '../PageLoading.tsx';
 import { displayName, errorText, ME_KEY } from '../session.ts';
+import { useInboxCounts } from '../runtime/hooks.ts';
+import { NAV_ITEMS, type NavItem } from './nav.tsx';
 
 const ChangePasswordDialog = lazy(() => import('./ChangePasswordDialog.tsx'));
 
@@ -55,7 +57,10 @@ function SignedInFrame({ me }: { me: Me }) {
   return (
     <Layout className="shell">
       <Layout.Header className="shell-header">
-        <Brand />
+        <Link to="/" className="brand-link" aria-label={t('nav.apps')}>
+          <Brand />
+        </Link>
+        <MainNav me={me} />
         <div className="shell-header-actions">
           <LanguageSwitch />
           <Dropdown menu={{ items, onClick: onMenu }} trigger={['click']} placement="bottomRight">
@@ -74,11 +79,35 @@ function SignedInFrame({ me }: { me: Me }) {
           <Outlet context={me} />
         </Suspense>
       </Layout.Content>
+      <MainNav me={me} bottom />
       {passwordDialog !== 'unused' ? (
         <Suspense fallback={null}>
           <ChangePasswordDialog open={passwordDialog === 'open'} onClose={() => setPasswordDialog('closed')} />
         </Suspense>
       ) : null}
     </Layout>
+  );
+}
+
+/** The menu: links in the header on wide screens, a bottom tab bar with big targets on phones. */
+function MainNav({ me, bottom = false }: { me: Me; bottom?: boolean }) {
+  const { locale, t } = useI18n();
+  const { pathname } = useLocation();
+  const counts = useInboxCounts();
+  const items = NAV_ITEMS.filter((i) => (!i.roles || i.roles.some((r) => me.roles.includes(r))) && (!bottom || i.mobile !== false));
+  const active = (i: NavItem) => (i.path === '/' ? pathname === '/' || pathname.startsWith('/a/') : pathname === i.path || pathname.startsWith(`${i.path}/`));
+  return (
+    <nav className={bottom ? 'bottom-nav' : 'top-nav'} aria-label={t('nav.main')}>
+      {items.map((i) => (
+        <Link key={i.key} to={i.path} className={`nav-item${active(i) ? ' is-active' : ''}`} aria-current={active(i) ? 'page' : undefined} data-testid={`${bottom ? 'bottom' : 'top'}-nav-${i.key}`}>
+          <Badge count={i.badge === 'todo' ? (counts.data?.todo ?? 0) : 0} size="small" offset={[4, -2]}>
+            <span className="nav-icon" aria-hidden="true">
+              {i.icon}
+            </span>
+          </Badge>
+          <span className="nav-label">{locale === 'en' ? i.label.en : i.label.zh}</span>
+        </Link>
+      ))}
+    </nav>
   );
 }

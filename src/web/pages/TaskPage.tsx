@@ -1,0 +1,224 @@
+// One approval task: the document as this step sees it, the trail, and what I can do —
+// approve / reject (with the e-signature dialog when the step requires it), return to a chosen
+// step, transfer, add signers. /approvals/:id shows an approval I started or was copied on, with
+// withdraw for the initiator.
+import { useState } from 'react';
+import { Link, useNavigate, useParams } from 'react-router-dom';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Alert, App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Radio, Result, Select, Space, Typography } from 'antd';
+import { api, type InstanceView, type TaskView } from '../api.ts';
+import { useI18n } from '../i18n/index.tsx';
+import { PageLoading } from '../PageLoading.tsx';
+import { errorText } from '../session.ts';
+import { cell, useNames } from '../runtime/cells.tsx';
+import { UserPicker } from '../runtime/FieldInput.tsx';
+import { COUNTS_KEY, useAppDef, useMeContext } from '../runtime/hooks.ts';
+import { findEntity, label, recordLink } from '../runtime/model.ts';
+import { ApprovalTrail, StatusTag } from '../runtime/Trail.tsx';
+
+type Action = 'approve' | 'reject' | 'return' | 'transfer' | 'add_signer';
+
+export default function TaskPage() {
+  const { id = '' } = useParams();
+  const { t } = useI18n();
+  const q = useQuery({ queryKey: ['task', id], queryFn: () => api.get<TaskView>(`/workflow/tasks/${id}`) });
+  if (q.isPending) return <PageLoading />;
+  if (q.isError) return <Result status="warning" title={errorText(q.error, t)} />;
+  return <TaskBody view={q.data} />;
+}
+
+function DocumentCard({ instance, record, hidden }: { instance: InstanceView; record: Record<string, unknown>; hidden?: Record<string, string> }) {
+  const { t, locale } = useI18n();
+  const appQ = useAppDef(instance.app);
+  const names = useNames(locale);
+  const entity = appQ.data ? findEntity(appQ.data.definition, instance.entity) : undefined;
+  return (
+    <Card size="small" title={t('task.document')} extra={<Link to={recordLink(instance.app, instance.entity, instance.recordId)}>{t('task.openRecord')}</Link>}>
+      <Descriptions column={1} size="small" className="task-document">
+        {record.name ? <Descriptions.Item label={t('list.name')}>{String(record.name)}</Descriptions.Item> : null}
+        {(entity?.fields ?? [])
+          .filter((f) => hidden?.[f.name] !== 'hidden' && f.type !== 'child_table' && record[f.name] !== undefined)
+          .map((f) => (
+            <Descriptions.Item key={f.name} label={label(f.label, locale)}>
+              {cell(f, record[f.name], locale, names)}
+            </Descriptions.Item>
+          ))}
+      </Descriptions>
+    </Card>
+  );
+}
+
+function TaskBody({ view }: { view: TaskView }) {
+  const { t } = useI18n();
+  const { message } = AntApp.useApp();
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const [action, setAction] = useState<Action | null>(null);
+  const [form] = Form.useForm<{ comment?: string; target?: string; to?: string; users?: string[]; position?: 'before' | 'after'; password?: string }>();
+  const needsSignature = Boolean(view.node?.signature);
+
+  const act = useMutation({
+    mutationFn: (body: Record<string, unknown>) => api.post(`/workflow/tasks/${view.task.id}/actions`, body),
+    onSuccess: async () => {
+      void message.success(t('task.done'));
+      setAction(null);
+      await queryClient.invalidateQueries({ queryKey: ['inbox'] });
+      await queryClient.invalidateQueries({ queryKey: COUNTS_KEY });
+      await queryClient.invalidateQueries({ queryKey: ['trail', view.instance.id] });
+      await queryClient.invalidateQueries({ queryKey: ['task', view.task.id] });
+      void navigate('/inbox/todo');
+    },
+  });
+
+  const submit = async () => {
+    const v = await form.validateFields();
+    const comment = v.comment?.trim() || undefined;
+    if (action === 'approve' || action === 'reject') act.mutate({ action, comment, ...(needsSignature ? { password: v.password } : {}) });
+    else if (action === 'return') act.mutate({ action, target: v.target, comment });
+    else if (action === 'transfer') act.mutate({ action, to: v.to, comment });
+    else if (action === 'add_signer') act.mutate({ action, users: v.users, position: v.position ?? 'after', comment });
+  };
+  const open = (a: Action) => {
+    act.reset();
+    form.resetFields();
+    setAction(a);
+  };
+  const titles: Record<Action, string> = {
+    approve: needsSignature ? t('task.signTitle') : t('task.approve'),
+    reject: needsSignature ? t('task.signTitle') : t('task.reject'),
+    return: t('task.return'),
+    transfer: t('task.transfer'),
+    add_signer: t('task.addSigner'),
+  };
+  const can = (a: Action) => view.actions.includes(a);
+
+  return (
+    <Space orientation="vertical" size="middle" className="task-page">
+      <Card
+        variant="borderless"
+        title={
+          <Space wrap>
+            <Typography.Title level={4} className="page-title" data-testid="task-title">
+              {view.instance.title}
+            </Typography.Title>
+            <StatusTag status={view.task.status} />
+          </Space>
+        }
+      >
+        {view.node?.name ? <Typography.Paragraph type="secondary">{label(view.node.name, 'zh-CN')}</Typography.Paragraph> : null}
+        {view.actions.length === 0 ? <Alert type="info" showIcon title={t('task.notYours')} /> : null}
+      </Card>
+      <DocumentCard instance={view.instance} record={view.record} hidden={view.fields} />
+      <ApprovalTrail instanceId={view.instance.id} />
+      {view.actions.length ? (
+        <div className="sticky-actions">
+          <Space wrap className="task-actions">
+            {can('approve') ? <Button type="primary" onClick={() => open('approve')} className="touch-button" data-testid="task-approve">{t('task.approve')}</Button> : null}
+            {can('reject') ? <Button danger onClick={() => open('reject')} className="touch-button">{t('task.reject')}</Button> : null}
+            {can('return') ? <Button onClick={() => open('return')} className="touch-button">{t('task.return')}</Button> : null}
+            {can('transfer') ? <Button onClick={() => open('transfer')} className="touch-button">{t('task.transfer')}</Button> : null}
+            {can('add_signer') ? <Button onClick={() => open('add_signer')} className="touch-button">{t('task.addSigner')}</Button> : null}
+          </Space>
+        </div>
+      ) : null}
+      <Modal
+        open={action !== null}
+        title={action ? titles[action] : ''}
+        onCancel={() => setAction(null)}
+        onOk={() => void submit()}
+        okText={t('common.ok')}
+        confirmLoading={act.isPending}
+        okButtonProps={{ danger: action === 'reject', id: 'task-confirm' }}
+        destroyOnHidden
+      >
+        <Form form={form} layout="vertical" initialValues={{ position: 'after', target: view.returnTargets[0]?.nodeId }} onFinish={() => void submit()}>
+          {act.isError ? <Alert type="error" showIcon title={errorText(act.error, t)} className="form-problem" role="alert" /> : null}
+          {(action === 'approve' || action === 'reject') && needsSignature ? <Alert type="warning" showIcon title={t('task.signHint')} className="form-problem" /> : null}
+          {action === 'return' ? (
+            <Form.Item name="target" label={t('task.returnTo')} rules={[{ required: true, message: t('form.required') }]}>
+              <Radio.Group options={view.returnTargets.map((r) => ({ value: r.nodeId, label: r.name }))} className="return-targets" />
+            </Form.Item>
+          ) : null}
+          {action === 'transfer' ? (
+            <Form.Item name="to" label={t('task.transferTo')} rules={[{ required: true, message: t('form.required') }]}>
+              <UserPicker value={null} onChange={() => {}} />
+            </Form.Item>
+          ) : null}
+          {action === 'add_signer' ? (
+            <>
+              <Form.Item name="users" label={t('task.signers')} rules={[{ required: true, message: t('form.required') }]}>
+                <MultiUserPicker />
+              </Form.Item>
+              <Form.Item name="position" label={t('task.position')}>
+                <Radio.Group options={[{ value: 'before', label: t('task.before') }, { value: 'after', label: t('task.after') }]} />
+              </Form.Item>
+            </>
+          ) : null}
+          <Form.Item name="comment" label={t('task.comment')} rules={action === 'reject' || action === 'return' ? [{ required: true, message: t('form.required') }] : []}>
+            <Input.TextArea autoSize={{ minRows: 2, maxRows: 6 }} maxLength={4000} />
+          </Form.Item>
+          {(action === 'approve' || action === 'reject') && needsSignature ? (
+            <Form.Item name="password" label={t('task.password')} rules={[{ required: true, message: t('form.required') }]}>
+              <Input.Password autoComplete="current-password" />
+            </Form.Item>
+          ) : null}
+        </Form>
+      </Modal>
+    </Space>
+  );
+}
+
+/** Several people for add-signer: picks one at a time into a list. */
+function MultiUserPicker({ id, value, onChange }: { id?: string; value?: string[]; onChange?: (v: string[]) => void }) {
+  const { t, locale } = useI18n();
+  const names = useNames(locale);
+  const list = value ?? [];
+  return (
+    <Space orientation="vertical" style={{ width: '100%' }}>
+      <UserPicker id={id} value={null} onChange={(v) => v && !list.includes(v) && onChange?.([...list, v])} />
+      {list.length ? (
+        <Select aria-label={t('task.signers')} mode="multiple" open={false} value={list} onChange={(v: string[]) => onChange?.(v)} options={list.map((u) => ({ value: u, label: names.get(u) ?? u }))} style={{ width: '100%' }} />
+      ) : null}
+    </Space>
+  );
+}
+
+export function ApprovalPage() {
+  const { id = '' } = useParams();
+  const { t } = useI18n();
+  const me = useMeContext();
+  const { message, modal } = AntApp.useApp();
+  const queryClient = useQueryClient();
+  const q = useQuery({ queryKey: ['approval', id], queryFn: () => api.get<{ instance: InstanceView }>(`/workflow/instances/${id}`) });
+  const withdraw = useMutation({
+    mutationFn: () => api.post(`/workflow/instances/${id}/actions`, { action: 'withdraw' }),
+    onSuccess: async () => {
+      void message.success(t('task.done'));
+      await queryClient.invalidateQueries({ queryKey: ['approval', id] });
+      await queryClient.invalidateQueries({ queryKey: ['trail', id] });
+      await queryClient.invalidateQueries({ queryKey: ['inbox'] });
+      await queryClient.invalidateQueries({ queryKey: COUNTS_KEY });
+    },
+    onError: (err) => void message.error(errorText(err, t)),
+  });
+  if (q.isPending) return <PageLoading />;
+  if (q.isError) return <Result status="warning" title={errorText(q.error, t)} />;
+  const inst = q.data.instance;
+  return (
+    <Space orientation="vertical" size="middle" className="task-page">
+      <Card
+        variant="borderless"
+        title={<Typography.Title level={4} className="page-title">{inst.title}</Typography.Title>}
+        extra={<Link to={recordLink(inst.app, inst.entity, inst.recordId)}>{t('task.openRecord')}</Link>}
+      >
+        <StatusTag status={inst.status} />
+        {inst.initiatorId === me.id && (inst.status === 'running' || inst.status === 'returned') ? (
+          <Button danger className="touch-button" loading={withdraw.isPending} onClick={() => modal.confirm({ title: t('task.confirmWithdraw'), onOk: () => withdraw.mutateAsync() })}>
+            {t('task.withdraw')}
+          </Button>
+        ) : null}
+      </Card>
+      <ApprovalTrail instanceId={inst.id} />
+    </Space>
+  );
+}
