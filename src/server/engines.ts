@@ -7,5 +7,6 @@ import { excelEngine } from './records/excel/index.ts';
 import { workflowEngine } from './workflow/index.ts';
 import { filesEngine } from './files/index.ts';
 import { viewsEngine } from './views/index.ts';
+import { iotEngine } from './iot/index.ts';
 
-export const engines: Engine[] = [platformEngine, modelingEngine, recordsEngine, excelEngine, workflowEngine, filesEngine, viewsEngine];
+export const engines: Engine[] = [platformEngine, modelingEngine, recordsEngine, excelEngine, workflowEngine, filesEngine, viewsEngine, iotEngine];
