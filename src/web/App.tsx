@@ -24,6 +24,7 @@ const InboxPage = lazy(() => import('./pages/InboxPage.tsx'));
 const TaskPage = lazy(() => import('./pages/TaskPage.tsx'));
 const ApprovalPage = lazy(() => import('./pages/TaskPage.tsx').then((m) => ({ default: m.ApprovalPage })));
 const ScanPage = lazy(() => import('./pages/ScanPage.tsx'));
+const BuilderRoutes = lazy(() => import('./builder/BuilderRoutes.tsx'));
 const NotFoundPage = lazy(() => import('./pages/NotFoundPage.tsx'));
 const SessionError = lazy(() => import('./pages/SessionError.tsx'));
 
@@ -100,6 +101,7 @@ export function App() {
                   <Route path="tasks/:id" element={<TaskPage />} />
                   <Route path="approvals/:id" element={<ApprovalPage />} />
                   <Route path="scan" element={<ScanPage />} />
+                  <Route path="builder/*" element={<BuilderRoutes />} />
                   {/* More areas: one lazy <Route path="area/*"> each, above the catch-all. */}
                   <Route path="*" element={<NotFoundPage />} />
                 </Route>
