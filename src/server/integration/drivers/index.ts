@@ -2,3 +2,4 @@
 export { registerDriver, getDriver, driverKinds } from './registry.ts';
 import './amqp.ts';
 import './nats.ts';
+import './mqtt.ts';
