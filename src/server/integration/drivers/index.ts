@@ -3,3 +3,4 @@ export { registerDriver, getDriver, driverKinds } from './registry.ts';
 import './amqp.ts';
 import './nats.ts';
 import './mqtt.ts';
+import './sql.ts';
