@@ -466,8 +466,8 @@ describe('sorting and keyset paging', () => {
   });
 
   it('orders and refuses bad sorts', () => {
-    expect(compileSort([{ field: 'qty', dir: 'desc' }], scope)).toBe('t."qty" desc nulls last, t."id" asc nulls last');
-    expect(compileSort([{ field: 'id', dir: 'desc' }], scope)).toBe('t."id" desc nulls last');
+    expect(compileSort([{ field: 'qty', dir: 'desc' }], scope)).toBe('t."qty" desc nulls last, t."id" desc');
+    expect(compileSort([{ field: 'id', dir: 'desc' }], scope)).toBe('t."id" desc');
     for (const bad of [
       [{ field: 'tags', dir: 'asc' }],
       [{ field: 'photo', dir: 'asc' }],
