@@ -4,3 +4,4 @@ import './amqp.ts';
 import './nats.ts';
 import './mqtt.ts';
 import './sql.ts';
+import './file.ts';
