@@ -1,0 +1,294 @@
+// The designers in a real browser against a real server (demo plant seeded, so roles such as
+// cfo exist): build an entity with five field types by clicking and dragging, see a server
+// problem on the offending field, publish (the table and the records API work), confirm a
+// destructive change explicitly, then draw a two-level approval with an amount condition
+// (amount > 50000 → CFO), see a node problem on the node, and publish it as a new version.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { ADMIN_PASSWORD, ADMIN_USERNAME, apiSession, launchBrowser, newContext, repoRoot, signInUi, startServer, unlabelledInputs, type ApiSession, type TrellisServer } from './helpers.ts';
+
+const OUT = path.join(repoRoot, 'test-output/e2e');
+const APP = 'e2e_purchase';
+
+let server: TrellisServer;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let admin: ApiSession;
+
+async function shot(name: string, target: Page | Locator = page): Promise<string> {
+  fs.mkdirSync(OUT, { recursive: true });
+  const file = path.join(OUT, `${name}.png`);
+  // The viewport, not the full page: the shell's sticky header would be painted mid-page.
+  await target.screenshot({ path: file });
+  return file;
+}
+
+/** Opens an antd Select and picks the option whose text contains `text`. */
+async function pick(select: Locator, text: string | RegExp): Promise<void> {
+  await select.click();
+  const option = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option').filter({ hasText: text }).first();
+  await option.click();
+}
+
+/** Drags with real pointer events (dnd-kit's pointer sensor needs movement past its threshold). */
+async function drag(from: Locator, to: Locator): Promise<void> {
+  const a = (await from.boundingBox())!;
+  const b = (await to.boundingBox())!;
+  await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(a.x + a.width / 2 + 10, a.y + a.height / 2 + 10, { steps: 4 });
+  await page.mouse.move(b.x + b.width / 2, b.y + b.height - 12, { steps: 12 });
+  await page.mouse.move(b.x + b.width / 2, b.y + b.height - 10, { steps: 2 });
+  await page.mouse.up();
+}
+
+/** Closes the open drawer from the keyboard: focus its name input, press Escape. */
+async function closeWithEscape(): Promise<void> {
+  const drawer = page.locator('.ant-drawer-open');
+  await drawer.getByTestId('node-name').focus();
+  await expect
+    .poll(async () => {
+      if ((await drawer.count()) > 0) await page.keyboard.press('Escape');
+      return drawer.count();
+    })
+    .toBe(0);
+}
+
+async function setProps(name: string, zh: string, en?: string): Promise<void> {
+  const panel = page.getByTestId('field-panel');
+  await panel.getByTestId('prop-name').fill(name);
+  await panel.getByTestId('prop-label-zh').fill(zh);
+  if (en) await panel.getByTestId('prop-label-en').fill(en);
+  await page.getByTestId(`field-card-${name}`).waitFor();
+}
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startServer({ demo: true }), launchBrowser()]);
+  admin = await apiSession(server, ADMIN_USERNAME, ADMIN_PASSWORD);
+  context = await newContext(browser, server, { viewport: { width: 1440, height: 1000 } });
+  page = await context.newPage();
+  await signInUi(page, ADMIN_USERNAME, ADMIN_PASSWORD);
+});
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  await server?.stop();
+});
+
+describe('app builder', () => {
+  test('builds an entity with five field types by click and drag, shows server problems on the field, publishes, confirms a destructive change', async () => {
+    await page.getByTestId('top-nav-builder').click();
+    await page.waitForURL('**/builder');
+    await page.getByTestId('builder-apps').waitFor();
+
+    // A new app starts as a server-side draft.
+    await page.getByTestId('app-create').click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('应用标识').fill(APP);
+    await dialog.getByLabel('中文名称', { exact: true }).fill('采购申请');
+    await dialog.getByLabel('英文名称', { exact: true }).fill('Purchase request');
+    await dialog.getByLabel('第一个实体 (单据类型) 标识').fill('request');
+    await dialog.getByLabel('实体中文名称').fill('采购单');
+    await dialog.getByRole('button', { name: '确定' }).click();
+    await page.waitForURL(`**/builder/apps/${APP}`);
+    await page.getByTestId('field-card-title').waitFor();
+
+    // Click-to-add (keyboard friendly) for three types ...
+    await page.getByTestId('palette-integer').click();
+    await setProps('qty', '数量', 'Quantity');
+    await page.getByTestId('palette-money').click();
+    await setProps('amount', '金额', 'Amount');
+    await page.getByTestId('field-panel').getByTestId('prop-required').click();
+    await page.getByTestId('palette-select').click();
+    await setProps('category', '类别', 'Category');
+    // ... and drag and drop from the palette onto the section for the fifth.
+    const before = await page.locator('[data-testid^="field-card-"]').count();
+    await drag(page.getByTestId('palette-date'), page.getByTestId('group-main'));
+    await expect.poll(() => page.locator('[data-testid^="field-card-"]').count()).toBe(before + 1);
+    await page.getByTestId('field-card-date_1').waitFor();
+    await setProps('need_date', '需求日期', 'Needed by');
+
+    // Required-if built from fields without code: needed by is required when amount > 10000.
+    await page.getByTestId('field-panel').getByText('显示条件 / 必填条件').click();
+    await page.getByTestId('required-if-add').click();
+    await pick(page.getByTestId('required-if-field-0'), '金额');
+    await pick(page.getByTestId('required-if-op-0'), '大于');
+    await page.getByLabel('比较值 1').fill('10000');
+
+    // A second step of a multi-stage form, and the phone preview.
+    await pick(page.getByTestId('layout-kind'), '分步');
+    await page.getByTestId('add-group').click();
+    await drag(page.getByTestId('field-card-category').locator('.drag-handle'), page.getByTestId('group-group_1'));
+    await page.getByTestId('group-group_1').getByTestId('field-card-category').waitFor();
+    await page.getByTestId('form-preview').getByText('手机').click();
+    await page.getByTestId('preview-phone').waitFor();
+    await page.getByTestId('field-card-need_date').locator('.field-card-body').click();
+    expect(await unlabelledInputs(page)).toEqual([]);
+    await shot('designer-form');
+    await page.getByTestId('form-preview').scrollIntoViewIfNeeded();
+    await shot('designer-form-phone-preview', page.getByTestId('form-preview'));
+    await page.evaluate(() => window.scrollTo(0, 0));
+
+    // A broken pattern is refused by the server and shown on the offending field.
+    await page.getByTestId('field-card-title').locator('.field-card-body').click();
+    await page.getByTestId('field-panel').getByLabel('格式 (正则表达式)').fill('([a-z');
+    const checked = page.waitForResponse((r) => r.url().endsWith('/api/v1/apps/validate'));
+    await page.getByTestId('validate').click();
+    const problem = (await (await checked).json()) as { errors: { path: string; message: string }[] };
+    expect(problem.errors.map((e) => e.path)).toContain('entities.request.fields.title.pattern');
+    await expect.poll(() => page.getByTestId('field-card-title').getAttribute('class')).toContain('has-error');
+    await page.getByTestId('field-panel').getByText('is not a valid regular expression', { exact: false }).waitFor();
+    await shot('designer-field-error');
+    await page.getByTestId('field-panel').getByLabel('格式 (正则表达式)').fill('');
+
+    // The draft survives a reload.
+    await page.getByTestId('save-draft').click();
+    await page.getByText('草稿已保存').waitFor();
+    await page.reload();
+    await page.getByTestId('field-card-need_date').waitFor();
+
+    // Publish: the schema change is shown first.
+    await page.getByTestId('publish').click();
+    const publishDialog = page.getByRole('dialog', { name: '发布应用' });
+    await publishDialog.getByTestId('publish-changes').waitFor();
+    expect(await publishDialog.getByTestId('publish-changes').textContent()).toContain('add_entity');
+    await shot('designer-publish-preview');
+    const published = page.waitForResponse((r) => r.url().endsWith('/api/v1/apps/publish'));
+    await publishDialog.getByTestId('publish-confirm').click();
+    expect((await published).status()).toBe(200);
+    await page.getByText('已发布版本 1').waitFor();
+
+    const def = await admin.call<{ version: number; definition: { entities: { name: string; fields: { name: string; type: string; requiredIf?: unknown }[]; layout?: { kind: string; groups: { fields: string[] }[] } }[] } }>('GET', `/apps/${APP}`);
+    expect(def.status).toBe(200);
+    expect(def.body.version).toBe(1);
+    const request = def.body.definition.entities[0]!;
+    expect(request.fields.map((f) => [f.name, f.type])).toEqual([
+      ['title', 'text'],
+      ['qty', 'integer'],
+      ['amount', 'money'],
+      ['category', 'select'],
+      ['need_date', 'date'],
+    ]);
+    expect(request.fields.find((f) => f.name === 'need_date')!.requiredIf).toEqual({ field: 'amount', op: 'gt', value: '10000' });
+    expect(request.layout?.kind).toBe('steps');
+    expect(request.layout?.groups[1]?.fields).toEqual(['category']);
+    // The draft is gone after publishing.
+    expect((await admin.call('GET', `/app-drafts/${APP}`)).status).toBe(404);
+
+    // The table is real: create and list a record through the records API.
+    const created = await admin.call<{ id: string; values?: Record<string, unknown> }>('POST', `/apps/${APP}/entities/request/records`, {
+      values: { title: '刀具采购', qty: 12, amount: '86000.50', category: 'a', need_date: '2026-12-01' },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const list = await admin.call<{ items: Record<string, unknown>[] }>('GET', `/apps/${APP}/entities/request/records`);
+    expect(list.status).toBe(200);
+    expect(JSON.stringify(list.body.items)).toContain('86000.50');
+    // Required-if is enforced at run time: a big amount without a date is refused.
+    const refused = await admin.call('POST', `/apps/${APP}/entities/request/records`, { values: { title: '无日期', amount: '20000' } });
+    expect(refused.status).toBe(400);
+
+    // Removing a field with data is destructive: publishing needs an explicit confirmation.
+    await page.getByTestId('field-card-qty').locator('.field-card-body').click();
+    await page.getByTestId('prop-delete').click();
+    await page.getByTestId('publish').click();
+    await publishDialog.getByTestId('confirm-destructive').waitFor();
+    expect(await publishDialog.getByTestId('publish-changes').textContent()).toContain('drop_field');
+    expect(await publishDialog.getByTestId('publish-confirm').isDisabled()).toBe(true);
+    await shot('designer-destructive');
+    await publishDialog.getByTestId('confirm-destructive').click();
+    expect(await publishDialog.getByTestId('publish-confirm').isDisabled()).toBe(false);
+    await publishDialog.getByTestId('publish-confirm').click();
+    await page.getByText('已发布版本 2').waitFor();
+    const v2 = await admin.call<{ version: number; definition: { entities: { fields: { name: string }[] }[] } }>('GET', `/apps/${APP}`);
+    expect(v2.body.version).toBe(2);
+    expect(v2.body.definition.entities[0]!.fields.map((f) => f.name)).not.toContain('qty');
+  });
+
+  test('designs a two-level approval with an amount condition (> 50000 → CFO), shows a node problem on the node, publishes a new version', async () => {
+    await page.getByTestId('tab-flow').click();
+    await page.getByTestId('flow-create').click();
+    const dialog = page.getByRole('dialog', { name: '新建审批流程' });
+    await dialog.getByLabel('流程名称').fill('采购审批');
+    await dialog.getByRole('button', { name: '确定' }).click();
+    await page.getByTestId('node-start').waitFor();
+
+    // Level 1: the department head (the default source of a new approver).
+    await page.getByTestId('add-after-start').click();
+    await page.getByRole('menuitem', { name: '审批人' }).click();
+    const drawer = page.locator('.ant-drawer-open');
+    await drawer.getByTestId('node-name').fill('部门负责人审批');
+    await drawer.getByText('会签 (需所有人同意)').click();
+    expect(await unlabelledInputs(page)).toEqual([]);
+    await closeWithEscape(); // the drawer closes from the keyboard
+    await page.getByTestId('node-approver1').getByText('部门负责人审批').waitFor();
+
+    // A condition after it: amount > 50000 goes to the CFO, everything else goes on.
+    await page.getByTestId('add-after-approver1').click();
+    await page.getByRole('menuitem', { name: '条件分支' }).click();
+    await pick(page.getByTestId('branch-field-0'), '金额');
+    await pick(page.getByTestId('branch-op-0'), '大于');
+    await page.locator('.ant-drawer-open').getByLabel('比较值 1').fill('50000');
+    await page.locator('.ant-drawer-open').getByTestId('node-name').fill('大额');
+    await closeWithEscape();
+    await page.getByTestId('branch-branch1').getByText('金额 大于 50000').waitFor();
+
+    // Level 2 inside the branch: a role source left without a role is a server problem on that node.
+    await page.getByTestId('add-in-branch1').click();
+    await page.getByRole('menuitem', { name: '审批人' }).click();
+    const d2 = page.locator('.ant-drawer-open');
+    await d2.getByTestId('node-name').fill('财务总监审批');
+    await pick(d2.getByTestId('source-0').getByLabel('来源类型 1'), '角色');
+    await closeWithEscape();
+    const checked = page.waitForResponse((r) => r.url().endsWith('/api/v1/apps/validate'));
+    await page.getByTestId('validate').click();
+    const problem = (await (await checked).json()) as { errors: { path: string }[] };
+    const wfName = (await admin.call<{ definition: unknown }>('GET', `/apps/${APP}`)).status === 200 ? `${APP}_approval` : '';
+    expect(problem.errors.map((e) => e.path)).toContain(`workflows.${wfName}.nodes.approver2.approvers.0.role`);
+    await page.getByTestId('node-approver2-errors').waitFor();
+    await shot('designer-approval-error', page.getByTestId('flow-canvas'));
+
+    // Fix it: the CFO role.
+    await page.getByTestId('node-approver2').locator('.flow-card-body').click();
+    await pick(page.locator('.ant-drawer-open').getByTestId('source-0-role'), '财务总监');
+    await page.locator('.ant-drawer-open').getByRole('button', { name: '关闭' }).click();
+    await page.locator('.ant-drawer-open').waitFor({ state: 'detached' });
+    await page.getByTestId('node-approver2').getByText('角色: cfo').waitFor();
+    await page.getByTestId('validate').click();
+    await page.getByText('定义检查通过').waitFor();
+    await expect.poll(() => page.getByTestId('node-approver2-errors').count()).toBe(0);
+    await shot('designer-approval', page.getByTestId('flow-canvas'));
+
+    await page.getByTestId('publish').click();
+    const publishDialog = page.getByRole('dialog', { name: '发布应用' });
+    await publishDialog.getByText(/将要执行的结构变更|没有表结构变更/).waitFor();
+    await publishDialog.getByTestId('publish-confirm').click();
+    await page.getByText('已发布版本 3').waitFor();
+
+    const got = await admin.call<{ version: number; definition: { entities: { submittable?: boolean }[]; workflows: any[] } }>('GET', `/apps/${APP}`);
+    expect(got.body.version).toBe(3);
+    expect(got.body.definition.entities[0]!.submittable).toBe(true);
+    const wf = got.body.definition.workflows[0];
+    expect(wf).toMatchObject({ name: wfName, entity: 'request', label: { zh: '采购审批' } });
+    expect(wf.root).toMatchObject({ id: 'start', type: 'initiator' });
+    const level1 = wf.root.next;
+    expect(level1).toMatchObject({ id: 'approver1', type: 'approver', mode: 'all', name: { zh: '部门负责人审批' }, approvers: [{ kind: 'department_head', levelsUp: 0 }] });
+    const cond = level1.next;
+    expect(cond.type).toBe('condition');
+    expect(cond.branches).toHaveLength(2);
+    expect(cond.branches[0]).toMatchObject({ id: 'branch1', when: { field: 'amount', op: 'gt', value: '50000' } });
+    expect(cond.branches[0].next).toMatchObject({ id: 'approver2', type: 'approver', name: { zh: '财务总监审批' }, approvers: [{ kind: 'role', role: 'cfo' }] });
+    expect(cond.branches[1]).toMatchObject({ default: true });
+    expect(cond.branches[1].next).toBeUndefined();
+
+    const versions = await admin.call<{ versions: { version: number }[] }>('GET', `/apps/${APP}/versions`);
+    expect(versions.body.versions.map((v) => v.version)).toEqual([3, 2, 1]);
+
+    fs.mkdirSync(path.join(repoRoot, 'docs/screenshots'), { recursive: true });
+    fs.copyFileSync(path.join(OUT, 'designer-form.png'), path.join(repoRoot, 'docs/screenshots/designer-form.png'));
+    fs.copyFileSync(path.join(OUT, 'designer-approval.png'), path.join(repoRoot, 'docs/screenshots/designer-approval.png'));
+  });
+});
