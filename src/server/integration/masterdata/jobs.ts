@@ -227,10 +227,12 @@ export async function runJob(ctx: AppContext, job: PullJob, o: RunOptions): Prom
 
 /** Claims and runs whatever is due now (used by the scheduler loop and by tests). */
 export async function runDueJobs(ctx: AppContext, workerId: string, leaseMs = 5 * 60_000): Promise<PullRun[]> {
-  const jobs = await claimDueJobs(ctx.db, ctx.clock.now(), workerId, leaseMs);
   const runs: PullRun[] = [];
-  for (const job of jobs) runs.push(await runJob(ctx, job, { workerId, leaseMs, trigger: 'schedule' }));
-  return runs;
+  for (;;) {
+    const jobs = await claimDueJobs(ctx.db, ctx.clock.now(), workerId, leaseMs);
+    if (!jobs.length) return runs;
+    for (const job of jobs) runs.push(await runJob(ctx, job, { workerId, leaseMs, trigger: 'schedule' }));
+  }
 }
 
 export interface SchedulerOptions {
