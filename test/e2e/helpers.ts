@@ -1,5 +1,5 @@
 // End-to-end harness: a real Trellis server in a child process, Debian's Chromium driven by
-// playwright-core, and screenshots into test-output/screenshots/.
+// playwright-core, and screenshots into test-output/e2e/.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -15,7 +15,8 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const ADMIN_USERNAME = 'admin';
 export const ADMIN_PASSWORD = 'Admin-Pass-2026!';
 export const CHROMIUM_PATH = process.env.TRELLIS_E2E_CHROMIUM ?? '/usr/bin/chromium';
-export const SCREENSHOT_DIR = path.join(repoRoot, 'test-output/screenshots');
+export const SCREENSHOT_DIR = path.join(repoRoot, 'test-output/e2e');
+export const DEMO_PASSWORD = 'Trellis-Demo-2026';
 export const PHONE: BrowserContextOptions = {
   viewport: { width: 390, height: 844 },
   deviceScaleFactor: 2,
@@ -187,7 +188,7 @@ export async function newContext(browser: Browser, server: TrellisServer, option
   return context;
 }
 
-/** Saves a full-page PNG to test-output/screenshots/<name>.png and returns its path. */
+/** Saves a full-page PNG to test-output/e2e/<name>.png and returns its path. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const file = path.join(SCREENSHOT_DIR, `${name.replace(/[^A-Za-z0-9._-]+/g, '-')}.png`);
@@ -239,6 +240,8 @@ export async function unlabelledInputs(page: Page): Promise<string[]> {
     };
     return [...document.querySelectorAll<HTMLElement>('input, select, textarea')]
       .filter((el) => (el as HTMLInputElement).type !== 'hidden')
+      // not in the accessibility tree (e.g. a text area's hidden measuring clone)
+      .filter((el) => !el.closest('[aria-hidden="true"]'))
       .filter((el) => !nameOf(el))
       .map((el) => el.outerHTML.slice(0, 200));
   });
@@ -247,4 +250,36 @@ export async function unlabelledInputs(page: Page): Promise<string[]> {
 /** True when the page is wider than its viewport (horizontal scrolling). */
 export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; viewport: number }> {
   return page.evaluate(() => ({ scrollWidth: document.scrollingElement?.scrollWidth ?? 0, viewport: window.innerWidth }));
+}
+
+/** Signs in through the login page and waits until the app left it. */
+export async function signInUi(page: Page, username: string, password: string): Promise<void> {
+  await page.goto('/login');
+  await page.getByLabel('用户名', { exact: true }).fill(username);
+  await page.getByLabel('密码', { exact: true }).fill(password);
+  await page.getByRole('button', { name: '登录', exact: true }).click();
+  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+}
+
+export interface ApiSession {
+  call<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+}
+
+/** Signs in over HTTP (cookie + CSRF token) for set-up steps that need no browser. */
+export async function apiSession(server: TrellisServer, username: string, password: string): Promise<ApiSession> {
+  const r = await fetch(`${server.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${await r.text()}`);
+  const { csrfToken } = (await r.json()) as { csrfToken: string };
+  const cookie = r.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  return {
+    async call<T>(method: string, p: string, body?: unknown) {
+      const res = await fetch(`${server.url}/api/v1${p}`, {
+        method,
+        headers: { cookie, 'x-csrf-token': csrfToken, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+    },
+  };
 }

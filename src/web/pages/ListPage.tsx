@@ -252,7 +252,7 @@ function EntityList({ appName, appLabel, entity }: { appName: string; appLabel: 
           <Typography.Title level={5}>{t('list.saveView')}</Typography.Title>
           <Space.Compact style={{ width: '100%' }}>
             <Input aria-label={t('list.viewName')} placeholder={t('list.viewName')} value={viewName} onChange={(e) => setViewName(e.target.value)} maxLength={60} />
-            <Button type="primary" icon={<SaveOutlined />} disabled={!viewName.trim()} loading={saveView.isPending} onClick={() => saveView.mutate(viewName.trim())}>
+            <Button type="primary" icon={<SaveOutlined />} data-testid="view-save" disabled={!viewName.trim()} loading={saveView.isPending} onClick={() => saveView.mutate(viewName.trim())}>
               {t('common.save')}
             </Button>
           </Space.Compact>

@@ -448,9 +448,8 @@ function ChildTable(p: FieldInputProps) {
               const cid = `${p.id ?? p.field.name}_${i}_${f.name}`;
               return (
                 <div key={f.name} className="child-cell">
-                  <label htmlFor={cid} className="child-label">
+                  <label htmlFor={cid} className={f.required ? 'child-label is-required' : 'child-label'}>
                     {label(f.label, locale)}
-                    {f.required ? <span className="required-mark" aria-hidden="true"> *</span> : null}
                   </label>
                   <FieldInput field={f} app={p.app} me={p.me} id={cid} value={r[f.name]} onChange={(v) => setRow(i, f.name, v)} disabled={p.disabled} />
                 </div>
