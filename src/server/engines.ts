@@ -5,8 +5,9 @@ import { modelingEngine } from './modeling/index.ts';
 import { recordsEngine } from './records/index.ts';
 import { excelEngine } from './records/excel/index.ts';
 import { workflowEngine } from './workflow/index.ts';
+import { integrationEngine } from './integration/index.ts';
 import { filesEngine } from './files/index.ts';
 import { viewsEngine } from './views/index.ts';
 import { iotEngine } from './iot/index.ts';
 
-export const engines: Engine[] = [platformEngine, modelingEngine, recordsEngine, excelEngine, workflowEngine, filesEngine, viewsEngine, iotEngine];
+export const engines: Engine[] = [platformEngine, modelingEngine, recordsEngine, excelEngine, workflowEngine, integrationEngine, filesEngine, viewsEngine, iotEngine];

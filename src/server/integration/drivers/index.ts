@@ -5,3 +5,4 @@ import './nats.ts';
 import './mqtt.ts';
 import './sql.ts';
 import './file.ts';
+import './http.ts';
