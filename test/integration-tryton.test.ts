@@ -4,6 +4,12 @@ import { getDriver } from '../src/server/integration/drivers/index.ts';
 import '../src/server/integration/drivers/tryton.ts';
 import { TrytonClient, TrytonError } from '../src/server/integration/drivers/tryton-rpc.ts';
 import type { DeliveryRequest, DestinationHandle, DriverContext, PulledRow, SourceHandle } from '../src/server/integration/types.ts';
+import pino from 'pino';
+import { migrate } from '../src/server/db/index.ts';
+import { loadConfig } from '../src/server/config.ts';
+import { claimJob, getCached, masterDataMigrations, runJob, setMasterDataSourceOpener } from '../src/server/integration/masterdata/index.ts';
+import { systemClock, type AppContext } from '../src/server/platform/context.ts';
+import { createTestDatabase } from './helpers/db.ts';
 import { TRYTON_DB, TRYTON_PASSWORD, TRYTON_USER, seedTryton, startTryton, type TestTryton, type TrytonSeed } from './helpers/tryton.ts';
 
 const dctx = { connectorId: 'test', connectorName: 'tryton-test' } as unknown as DriverContext;
@@ -232,5 +238,38 @@ describe('Tryton driver (real trytond)', () => {
     const count = await tryton.client.model<number>('production', 'search_count', [[['reference', 'like', '%[trellis:idem-restart-0001]%']]]);
     expect(count).toBe(1);
     expect((await pullAll(src, 'material', null)).rows).toHaveLength(3);
+  });
+
+  it('fills the master-data cache from Tryton with the same pull jobs as the sample ERP', async () => {
+    const t = await createTestDatabase();
+    try {
+      await migrate(t.db, masterDataMigrations);
+      const ctx: AppContext = { config: loadConfig({ TRELLIS_LOG_LEVEL: 'silent' }), db: t.db, log: pino({ level: 'silent' }), clock: systemClock };
+      setMasterDataSourceOpener(async (c, id) => driver.openSource!(driver.configSchema.parse(config()), { password: TRYTON_PASSWORD }, { ctx: c, connectorId: id, connectorName: 'tryton' }));
+      const runOnce = async (object: string) => {
+        await t.db.query(
+          `insert into md_pull_jobs (id, connector_id, object, cron, timezone, due_at) values (gen_random_uuid(), 'tryton-main', $1, '*/5 * * * *', 'Asia/Shanghai', now()) on conflict (connector_id, object) do nothing`,
+          [object],
+        );
+        const id = (await t.db.query<{ id: string }>(`select id from md_pull_jobs where connector_id = 'tryton-main' and object = $1`, [object])).rows[0]!.id;
+        const job = (await claimJob(t.db, id, new Date(), 'w', 60_000))!;
+        return runJob(ctx, job, { workerId: 'w', leaseMs: 60_000, trigger: 'manual' });
+      };
+      expect(await runOnce('bom')).toMatchObject({ status: 'succeeded', inserted: 1 });
+      const bom = await getCached(t.db, 'bom', 'BOM-SH-100');
+      expect(bom?.lines?.map((l) => [l.direction, l.material_code, l.quantity])).toEqual([
+        ['input', 'RM-45-D60', '2.5'],
+        ['input', 'BRG-6205', '2'],
+        ['output', 'SH-100', '1'],
+      ]);
+      expect(await runOnce('purchase_order')).toMatchObject({ status: 'succeeded', inserted: 1 });
+      expect((await getCached(t.db, 'purchase_order', String(seed.purchaseId)))?.lines?.[0]).toMatchObject({ material_code: 'RM-45-D60', unit_price: '6.3500' });
+      const first = await runOnce('material');
+      expect(first).toMatchObject({ status: 'succeeded', inserted: 3 });
+      const again = await runOnce('material');
+      expect(again).toMatchObject({ status: 'succeeded', rows_seen: 0 });
+    } finally {
+      await t.drop();
+    }
   });
 });
