@@ -6,3 +6,5 @@ import './mqtt.ts';
 import './sql.ts';
 import './file.ts';
 import './http.ts';
+import './tryton.ts';
+import './sample-erp.ts';
