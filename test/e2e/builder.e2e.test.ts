@@ -5,7 +5,7 @@
 // (amount > 50000 → CFO), see a node problem on the node, and publish it as a new version.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, onTestFailed, test } from 'vitest';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { ADMIN_PASSWORD, ADMIN_USERNAME, apiSession, launchBrowser, newContext, repoRoot, signInUi, startServer, unlabelledInputs, type ApiSession, type TrellisServer } from './helpers.ts';
 
@@ -80,6 +80,12 @@ afterAll(async () => {
 });
 
 describe('app builder', () => {
+  beforeEach(() => {
+    onTestFailed(async ({ task }) => {
+      await shot(`failed-${task.name.slice(0, 40)}`).catch(() => undefined);
+    });
+  });
+
   test('builds an entity with five field types by click and drag, shows server problems on the field, publishes, confirms a destructive change', async () => {
     await page.getByTestId('top-nav-builder').click();
     await page.waitForURL('**/builder');
@@ -124,14 +130,19 @@ describe('app builder', () => {
     await page.getByTestId('add-group').click();
     await drag(page.getByTestId('field-card-category').locator('.drag-handle'), page.getByTestId('group-group_1'));
     await page.getByTestId('group-group_1').getByTestId('field-card-category').waitFor();
+    await page.getByTestId('panel-tab-preview').click();
     await page.getByTestId('form-preview').getByText('手机').click();
     await page.getByTestId('preview-phone').waitFor();
-    await page.getByTestId('field-card-need_date').locator('.field-card-body').click();
+    // The preview is live: the step's fields are there, and required-if follows the typed amount.
+    const preview = page.getByTestId('preview-phone');
+    await preview.getByLabel('金额').fill('20000');
+    await expect.poll(() => preview.locator('label[for="preview-request-need_date"]').getAttribute('class')).toContain('required');
     expect(await unlabelledInputs(page)).toEqual([]);
     await shot('designer-form');
-    await page.getByTestId('form-preview').scrollIntoViewIfNeeded();
-    await shot('designer-form-phone-preview', page.getByTestId('form-preview'));
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.getByTestId('field-card-need_date').locator('.field-card-body').click();
+    await page.getByTestId('field-panel').waitFor();
+    expect(await unlabelledInputs(page)).toEqual([]);
+    await shot('designer-form-properties');
 
     // A broken pattern is refused by the server and shown on the offending field.
     await page.getByTestId('field-card-title').locator('.field-card-body').click();
@@ -246,7 +257,7 @@ describe('app builder', () => {
     const checked = page.waitForResponse((r) => r.url().endsWith('/api/v1/apps/validate'));
     await page.getByTestId('validate').click();
     const problem = (await (await checked).json()) as { errors: { path: string }[] };
-    const wfName = (await admin.call<{ definition: unknown }>('GET', `/apps/${APP}`)).status === 200 ? `${APP}_approval` : '';
+    const wfName = `${APP}_approval`; // the name the designer proposes
     expect(problem.errors.map((e) => e.path)).toContain(`workflows.${wfName}.nodes.approver2.approvers.0.role`);
     await page.getByTestId('node-approver2-errors').waitFor();
     await shot('designer-approval-error', page.getByTestId('flow-canvas'));

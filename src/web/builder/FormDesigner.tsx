@@ -20,7 +20,7 @@ import {
 } from '@dnd-kit/core';
 import { arrayMove, SortableContext, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from '@dnd-kit/sortable';
 import { CSS } from '@dnd-kit/utilities';
-import { Badge, Button, Input, Select, Space, Tag, Tooltip, Typography } from 'antd';
+import { Badge, Button, Input, Select, Tabs, Tag, Tooltip, Typography } from 'antd';
 import { ArrowDownOutlined, ArrowUpOutlined, DeleteOutlined, HolderOutlined, PlusOutlined } from '@ant-design/icons';
 import { LAYOUT_KINDS, type AppDef, type EntityDef, type FieldDef, type FieldType, type FormLayout, type LayoutKind } from '../../shared/definition.ts';
 import { FieldPanel } from './FieldPanel.tsx';
@@ -120,6 +120,7 @@ export function FormDesigner({
   const [selected, setSelected] = useState<string | null>(null);
   const [currentGroup, setCurrentGroup] = useState<string | null>(null);
   const [dragging, setDragging] = useState<string | null>(null);
+  const [panelTab, setPanelTab] = useState<'props' | 'preview'>('props');
   const sensors = useSensors(useSensor(PointerSensor, { activationConstraint: { distance: 4 } }), useSensor(KeyboardSensor, { coordinateGetter: sortableKeyboardCoordinates }));
   const layout: FormLayout = entity.layout ?? defaultLayout(entity);
   const rest = useMemo(() => unplaced({ ...entity, layout }), [entity, layout]);
@@ -127,6 +128,10 @@ export function FormDesigner({
   const target = currentGroup && layout.groups.some((g) => g.id === currentGroup) ? currentGroup : (layout.groups[0]?.id ?? null);
   const field = selected ? byName.get(selected) : undefined;
 
+  const select = (name: string | null) => {
+    setSelected(name);
+    if (name) setPanelTab('props');
+  };
   const setLayout = (l: FormLayout, fields = entity.fields) => onChange(pruneLayout({ ...entity, fields, layout: l }));
 
   /** Puts `name` into group `gid` at `index` (removing it from wherever it was). */
@@ -150,7 +155,7 @@ export function FormDesigner({
     let l = layout;
     if (l.groups.length === 0) l = { ...l, groups: [{ id: 'main', title: { zh: '基本信息', en: 'General' }, columns: 2, fields: [] }] };
     setLayout(place(l, f.name, gid ?? l.groups[0]!.id, index), fields);
-    setSelected(f.name);
+    select(f.name);
   };
 
   const onDragStart = (e: DragStartEvent) => setDragging(String(e.active.id));
@@ -296,14 +301,14 @@ export function FormDesigner({
             <GroupBox key={g.id} id={g.id} header={groupHeader(gi)} fields={g.fields} columns={g.columns ?? 1}>
               {g.fields.map((n) => {
                 const f = byName.get(n);
-                return f ? <FieldCard key={n} field={f} group={g.id} selected={selected === n} onSelect={() => setSelected(n)} problems={fieldProblems(n).length} /> : null;
+                return f ? <FieldCard key={n} field={f} group={g.id} selected={selected === n} onSelect={() => select(n)} problems={fieldProblems(n).length} /> : null;
               })}
             </GroupBox>
           ))}
           {rest.length ? (
             <GroupBox id={UNPLACED} header={<div className="canvas-group-head">{bt('canvas.unplaced')}</div>} fields={rest} columns={2}>
               {rest.map((n) => (
-                <FieldCard key={n} field={byName.get(n)!} group={UNPLACED} selected={selected === n} onSelect={() => setSelected(n)} problems={fieldProblems(n).length} />
+                <FieldCard key={n} field={byName.get(n)!} group={UNPLACED} selected={selected === n} onSelect={() => select(n)} problems={fieldProblems(n).length} />
               ))}
             </GroupBox>
           ) : null}
@@ -314,23 +319,32 @@ export function FormDesigner({
         </DragOverlay>
       </DndContext>
       <aside className="panel">
-        {field ? (
-          <FieldPanel
-            key={`${entity.name}:${entity.fields.indexOf(field)}`}
-            app={app}
-            entity={entity}
-            field={field}
-            publishedNames={publishedNames}
-            problems={fieldProblems(field.name)}
-            onChange={updateField}
-            onDelete={() => deleteField(field.name)}
-          />
-        ) : (
-          <Space orientation="vertical">
-            <Typography.Text type="secondary">{bt('field.none')}</Typography.Text>
-          </Space>
-        )}
-        <FormPreview app={app} entity={entity} />
+        <Tabs
+          size="small"
+          activeKey={panelTab}
+          onChange={(k) => setPanelTab(k as 'props' | 'preview')}
+          items={[
+            {
+              key: 'props',
+              label: <span data-testid="panel-tab-props">{bt('field.title')}</span>,
+              children: field ? (
+                <FieldPanel
+                  key={`${entity.name}:${entity.fields.indexOf(field)}`}
+                  app={app}
+                  entity={entity}
+                  field={field}
+                  publishedNames={publishedNames}
+                  problems={fieldProblems(field.name)}
+                  onChange={updateField}
+                  onDelete={() => deleteField(field.name)}
+                />
+              ) : (
+                <Typography.Text type="secondary">{bt('field.none')}</Typography.Text>
+              ),
+            },
+            { key: 'preview', label: <span data-testid="panel-tab-preview">{bt('preview.title')}</span>, children: <FormPreview app={app} entity={entity} /> },
+          ]}
+        />
       </aside>
     </div>
   );
