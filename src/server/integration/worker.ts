@@ -154,7 +154,11 @@ export class DeliveryWorker {
     this.wakeFn?.();
   };
 
+  private routeCache: { at: number; routes: Map<string, RouteInfo> } | null = null;
+
+  /** Enabled flows and registered subscribers; re-read at most every second (flow edits apply within 1 s). */
   private async routes(): Promise<Map<string, RouteInfo>> {
+    if (this.routeCache && Date.now() - this.routeCache.at < 1000) return this.routeCache.routes;
     const m = new Map<string, RouteInfo>();
     const r = await this.db.query<FlowRow & { connector_version: number; connector_enabled: boolean }>(
       `select f.*, c.version as connector_version, c.enabled as connector_enabled
@@ -188,6 +192,7 @@ export class DeliveryWorker {
         backoffCapMs: 60_000,
       });
     }
+    this.routeCache = { at: Date.now(), routes: m };
     return m;
   }
 
@@ -215,6 +220,7 @@ export class DeliveryWorker {
       [now],
     );
     let wait = this.pollMs;
+    let dispatched = 0;
     if (due.rows.length) {
       const routes = await this.routes();
       for (const d of due.rows) {
@@ -238,9 +244,11 @@ export class DeliveryWorker {
         const rows = await this.claim(info, want, now);
         if (!rows.length) continue;
         bucket.take(rows.length);
+        dispatched += rows.length;
         await this.dispatch(info, rows);
       }
     }
+    if (dispatched) return wait; // each finished send wakes the loop again
     const next = await this.db.query<{ at: Date | null }>(
       `select min(next_attempt_at) as at from integration_deliveries where state in ('pending', 'retrying') and next_attempt_at > $1`,
       [now],
