@@ -8,10 +8,7 @@ import { engines } from '../src/server/engines.ts';
 import { buildApp, type Api } from '../src/server/http/app.ts';
 import { getDriver } from '../src/server/integration/drivers/index.ts';
 import {
-  bootstrapMasterData,
   claimJob,
-  masterDataMigrations,
-  masterDataRoutes,
   nextDue,
   runDueJobs,
   type PullJob,
@@ -21,8 +18,6 @@ import { DEMO_PASSWORD } from '../src/server/platform/org/index.ts';
 import type { AppContext, Clock } from '../src/server/platform/context.ts';
 import { createTestDatabase, testTarget, type TestDatabase } from './helpers/db.ts';
 import { loginAs, TEST_ADMIN_PASSWORD, type TestSession } from './helpers/trellis.ts';
-
-const wired = engines.some((e) => e.migrations?.some((m) => m.id === 'integration.masterdata.001-cache'));
 
 describe(`master-data cache (${testTarget})`, () => {
   let t: TestDatabase;
@@ -36,10 +31,9 @@ describe(`master-data cache (${testTarget})`, () => {
     t = await createTestDatabase();
     const config = loadConfig({ TRELLIS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, TRELLIS_LOG_LEVEL: 'silent', TRELLIS_DATA_DIR: '/nonexistent-test-data-dir', TRELLIS_TIMEZONE: 'Asia/Shanghai' });
     ctx = { config, db: t.db, log: pino({ level: 'silent' }), clock };
-    await migrate(t.db, [...engines.flatMap((e) => e.migrations ?? []), ...(wired ? [] : masterDataMigrations)]);
+    await migrate(t.db, engines.flatMap((e) => e.migrations ?? []));
     for (const e of engines) await e.bootstrap?.(ctx, { seedDemo: true, announce: () => {} });
-    if (!wired) await bootstrapMasterData(ctx, { seedDemo: true });
-    app = await buildApp(ctx, { routes: [...engines.flatMap((e) => (e.routes ? [e.routes] : [])), ...(wired ? [] : [masterDataRoutes])], readiness: async () => null });
+    app = await buildApp(ctx, { routes: engines.flatMap((e) => (e.routes ? [e.routes] : [])), readiness: async () => null });
     admin = await loginAs({ app });
   }, 120_000);
   afterAll(async () => {

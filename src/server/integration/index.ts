@@ -10,6 +10,8 @@ import { Relay } from './relay.ts';
 import { DeliveryWorker } from './worker.ts';
 import { startCompensationScanner } from './compensation.ts';
 import { startHealthMonitor } from './health.ts';
+import { getConnector, openSourceOf } from './connectors.ts';
+import { bootstrapMasterData, masterDataMigrations, masterDataRoutes, setMasterDataSourceOpener, startMasterDataScheduler } from './masterdata/index.ts';
 import './drivers/index.ts';
 
 export * from './drivers/index.ts';
@@ -24,6 +26,7 @@ export { runCompensation, type CompensationReport } from './compensation.ts';
 export { healthReport, evaluateAlerts, listAlerts, type HealthReport } from './health.ts';
 export { encryptSecrets, decryptSecrets, secretKey } from './secrets.ts';
 export { matchesPattern } from './flows.ts';
+export * as masterData from './masterdata/index.ts';
 
 registerScopes('integration:read', 'integration:write');
 
@@ -71,9 +74,23 @@ export async function startIntegration(ctx: AppContext, s: IntegrationSettings =
   };
 }
 
+// Scheduled pulls open configured connectors (Tryton, SQL, REST…) the same way deliveries do.
+setMasterDataSourceOpener(async (ctx, id) => openSourceOf(ctx, await getConnector(ctx.db, id)));
+
 export const integrationEngine: Engine = {
   name: 'integration',
-  migrations: integrationMigrations,
-  routes: integrationRoutes,
-  start: (ctx) => startIntegration(ctx),
+  migrations: [...integrationMigrations, ...masterDataMigrations],
+  routes: (api, ctx) => {
+    integrationRoutes(api, ctx);
+    masterDataRoutes(api, ctx);
+  },
+  bootstrap: (ctx, opts) => bootstrapMasterData(ctx, opts),
+  start: async (ctx) => {
+    const stopIntegration = await startIntegration(ctx);
+    const stopPulls = startMasterDataScheduler(ctx);
+    return async () => {
+      await stopPulls();
+      await stopIntegration();
+    };
+  },
 };

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Cron } from 'croner';
 import type { Database } from '../../db/index.ts';
 import type { AppContext } from '../../platform/context.ts';
+import { AppError } from '../../platform/errors.ts';
 import type { SourceHandle } from '../types.ts';
 import { getDriver } from '../drivers/registry.ts';
 import { SAMPLE_ERP_CONNECTOR_ID } from '../drivers/sample-erp.ts';
@@ -200,7 +201,9 @@ export async function runJob(ctx: AppContext, job: PullJob, o: RunOptions): Prom
     }
   } catch (err) {
     const retryable = (err as { retryable?: boolean }).retryable;
-    error = { message: (err as Error).message, retryable: retryable !== false };
+    // A 4xx from our own services (no such connector, invalid configuration) will not mend itself.
+    const configProblem = err instanceof AppError && err.status < 500;
+    error = { message: (err as Error).message, retryable: retryable ?? !configProblem };
     if (err instanceof LeaseLost) error.retryable = true;
   } finally {
     await source?.close().catch(() => {});
