@@ -26,11 +26,14 @@ async function shot(name: string, target: Page | Locator = page): Promise<string
   return file;
 }
 
-/** Opens an antd Select and picks the option whose text contains `text`. */
+/** Opens an antd Select and picks the option whose text contains `text` (in that select's own list). */
 async function pick(select: Locator, text: string | RegExp): Promise<void> {
   await select.click();
-  const option = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option').filter({ hasText: text }).first();
-  await option.click();
+  const input = (await select.evaluate((el) => el.tagName)) === 'INPUT' ? select : select.locator('input').first();
+  let list: string | null = null;
+  await expect.poll(async () => (list = await input.getAttribute('aria-controls'))).toBeTruthy();
+  const dropdown = page.locator('.ant-select-dropdown').filter({ has: page.locator(`[id="${list}"]`) });
+  await dropdown.locator('.ant-select-item-option').filter({ hasText: text }).first().click();
 }
 
 /** Drags with real pointer events (dnd-kit's pointer sensor needs movement past its threshold). */
@@ -162,6 +165,30 @@ describe('app builder', () => {
     await page.reload();
     await page.getByTestId('field-card-need_date').waitFor();
 
+    // Naming series, permissions (role × action × scope, field rights) and the list view.
+    await page.getByTestId('tab-settings').click();
+    await page.getByTestId('settings-naming').fill('pr-{YYYY}-{####}');
+    await page.getByTestId('entity-settings').getByText(/示例：PR-\d{4}-0001/).waitFor();
+    expect(await unlabelledInputs(page)).toEqual([]);
+    await page.getByRole('tab', { name: '权限' }).click();
+    await pick(page.getByTestId('perm-role-select'), '(employee)');
+    await page.getByTestId('perm-add-role').click();
+    await page.getByLabel('employee：新建').check();
+    await page.getByLabel('employee：导出').check();
+    await pick(page.getByLabel('数据范围 employee'), '本人的');
+    await page.getByTestId('perm-editor').locator('tr[data-row-key="employee"] .ant-table-row-expand-icon').click();
+    await pick(page.getByLabel('字段权限 employee amount'), '只读');
+    expect(await unlabelledInputs(page)).toEqual([]);
+    await shot('designer-permissions');
+    await page.getByRole('tab', { name: '列表视图' }).click();
+    const columns = page.getByLabel('列表显示的列 (按顺序)');
+    await pick(columns, '标题 (title)');
+    await pick(columns, '金额 (amount)');
+    await page.keyboard.press('Escape');
+    await pick(page.getByLabel('默认排序字段'), '金额 (amount)');
+    expect(await unlabelledInputs(page)).toEqual([]);
+    await page.getByRole('tab', { name: '表单设计' }).click();
+
     // Publish: the schema change is shown first.
     await page.getByTestId('publish').click();
     const publishDialog = page.getByRole('dialog', { name: '发布应用' });
@@ -173,7 +200,10 @@ describe('app builder', () => {
     expect((await published).status()).toBe(200);
     await page.getByText('已发布版本 1').waitFor();
 
-    const def = await admin.call<{ version: number; definition: { entities: { name: string; fields: { name: string; type: string; requiredIf?: unknown }[]; layout?: { kind: string; groups: { fields: string[] }[] } }[] } }>('GET', `/apps/${APP}`);
+    const def = await admin.call<{ version: number; definition: { entities: { name: string; fields: { name: string; type: string; requiredIf?: unknown }[]; layout?: { kind: string; groups: { fields: string[] }[] } }[] } }>(
+      'GET',
+      `/apps/${APP}`,
+    );
     expect(def.status).toBe(200);
     expect(def.body.version).toBe(1);
     const request = def.body.definition.entities[0]!;
@@ -187,6 +217,14 @@ describe('app builder', () => {
     expect(request.fields.find((f) => f.name === 'need_date')!.requiredIf).toEqual({ field: 'amount', op: 'gt', value: '10000' });
     expect(request.layout?.kind).toBe('steps');
     expect(request.layout?.groups[1]?.fields).toEqual(['category']);
+    expect(request).toMatchObject({
+      namingSeries: 'PR-{YYYY}-{####}',
+      listView: { columns: ['title', 'amount'], sort: { field: 'amount', dir: 'desc' } },
+      permissions: [
+        { role: '*', actions: ['read', 'create', 'write'] },
+        { role: 'employee', actions: ['read', 'create', 'export'], scope: 'own', fields: { amount: 'read' } },
+      ],
+    });
     // The draft is gone after publishing.
     expect((await admin.call('GET', `/app-drafts/${APP}`)).status).toBe(404);
 
@@ -195,6 +233,7 @@ describe('app builder', () => {
       values: { title: '刀具采购', qty: 12, amount: '86000.50', category: 'a', need_date: '2026-12-01' },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(JSON.stringify(created.body)).toMatch(/"PR-\d{4}-0001"/);
     const list = await admin.call<{ items: Record<string, unknown>[] }>('GET', `/apps/${APP}/entities/request/records`);
     expect(list.status).toBe(200);
     expect(JSON.stringify(list.body.items)).toContain('86000.50');

@@ -255,6 +255,7 @@ export function PermissionsEditor({ entity, onChange, problems }: { entity: Enti
       <Space style={{ marginTop: 12 }} wrap>
         <Select
           aria-label={bt('perm.role')}
+          data-testid="perm-role-select"
           style={{ width: 240 }}
           placeholder={bt('perm.role')}
           value={newRole}
@@ -264,6 +265,7 @@ export function PermissionsEditor({ entity, onChange, problems }: { entity: Enti
         />
         <Button
           icon={<PlusOutlined />}
+          data-testid="perm-add-role"
           disabled={!newRole}
           onClick={() => {
             if (!newRole) return;
