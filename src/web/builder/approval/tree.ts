@@ -178,14 +178,41 @@ export function addBranch(root: WorkflowNode, containerId: string): WorkflowNode
   return r;
 }
 
+/**
+ * Removes a branch. When what is left would no longer branch (a condition with only its default
+ * branch, a parallel with one lane), the container goes and the remaining branch's nodes take
+ * its place in the flow, as in DingTalk.
+ */
 export function removeBranch(root: WorkflowNode, branchId: string): WorkflowNode {
   const r = copy(root);
   const found = findBranch(r, branchId);
   if (!found) return root;
   const c = found.container as WorkflowNode & { branches: Branch[] };
-  const min = c.type === 'parallel' ? 2 : 1;
-  if (c.branches.length <= min) return removeNode(r, c.id);
   c.branches = c.branches.filter((b) => b.id !== branchId);
+  const stillBranches = c.type === 'parallel' ? c.branches.length >= 2 : c.branches.some((b) => !b.default);
+  if (stillBranches) return r;
+  // Splice: the remaining chain, then whatever followed the container.
+  const rest = c.branches[0]?.next;
+  const after = c.next;
+  let chain: WorkflowNode | undefined = rest;
+  if (chain) {
+    let tail = chain;
+    while (tail.next) tail = tail.next;
+    if (after) tail.next = after;
+  } else chain = after;
+  const swap = (holder: { next?: WorkflowNode }) => {
+    if (chain) holder.next = chain;
+    else delete holder.next;
+  };
+  visit(
+    r,
+    (n) => {
+      if (n.next?.id === c.id) swap(n);
+    },
+    (b) => {
+      if (b.next?.id === c.id) swap(b);
+    },
+  );
   return r;
 }
 
