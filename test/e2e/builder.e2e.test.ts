@@ -337,6 +337,21 @@ describe('app builder', () => {
     const versions = await admin.call<{ versions: { version: number }[] }>('GET', `/apps/${APP}/versions`);
     expect(versions.body.versions.map((v) => v.version)).toEqual([3, 2, 1]);
 
+    // The app list shows every published version; rolling back republishes v2 as v4.
+    await page.getByRole('button', { name: '返回' }).click();
+    await page.waitForURL('**/builder');
+    await page.locator(`tr[data-row-key="${APP}"] .ant-table-row-expand-icon`).click();
+    const history = page.locator('.ant-table-expanded-row');
+    await history.getByText('v3').waitFor();
+    expect(await history.locator('tbody tr.ant-table-row').count()).toBe(3);
+    await shot('designer-apps');
+    await history.locator('tbody tr.ant-table-row').filter({ hasText: 'v2' }).getByRole('button', { name: '回滚到此版本' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: '确定' }).click();
+    await page.getByText('已回滚，新版本 4').waitFor();
+    const rolled = await admin.call<{ version: number; definition: { workflows?: unknown[] } }>('GET', `/apps/${APP}`);
+    expect(rolled.body.version).toBe(4);
+    expect(rolled.body.definition.workflows ?? []).toEqual([]);
+
     fs.mkdirSync(path.join(repoRoot, 'docs/screenshots'), { recursive: true });
     fs.copyFileSync(path.join(OUT, 'designer-form.png'), path.join(repoRoot, 'docs/screenshots/designer-form.png'));
     fs.copyFileSync(path.join(OUT, 'designer-approval.png'), path.join(repoRoot, 'docs/screenshots/designer-approval.png'));

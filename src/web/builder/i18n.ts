@@ -11,7 +11,7 @@ const S = {
   'apps.create': ['新建应用', 'New app'],
   'apps.name': ['应用标识', 'App name'],
   'apps.label': ['名称', 'Label'],
-  'apps.version': ['当前版本', 'Current version'],
+  'apps.version': ['版本', 'Version'],
   'apps.entities': ['实体数', 'Entities'],
   'apps.updated': ['更新时间', 'Updated'],
   'apps.status': ['状态', 'Status'],
