@@ -13,6 +13,7 @@ import { isApiError, setApiLanguage } from './api.ts';
 import { I18nProvider, useI18n } from './i18n/index.tsx';
 import { PageLoading } from './PageLoading.tsx';
 import { ME_KEY, useMe } from './session.ts';
+import { prefetchInbox } from './runtime/hooks.ts';
 
 const LoginPage = lazy(() => import('./pages/LoginPage.tsx'));
 const AppLayout = lazy(() => import('./layout/AppLayout.tsx'));
@@ -27,6 +28,23 @@ const ScanPage = lazy(() => import('./pages/ScanPage.tsx'));
 const BuilderRoutes = lazy(() => import('./builder/BuilderRoutes.tsx'));
 const NotFoundPage = lazy(() => import('./pages/NotFoundPage.tsx'));
 const SessionError = lazy(() => import('./pages/SessionError.tsx'));
+
+/**
+ * The code (and for the inbox, the data) of the page the URL opens is fetched while the session is
+ * being checked, instead of one lazy chunk after the other: no request waterfall on a cold start.
+ */
+function preloadFor(pathname: string): void {
+  if (pathname.startsWith('/login')) return;
+  void import('./layout/AppLayout.tsx');
+  if (pathname.startsWith('/inbox')) {
+    void import('./pages/InboxPage.tsx');
+    const tab = pathname.split('/')[2];
+    prefetchInbox(queryClient, tab === 'done' || tab === 'cc' || tab === 'started' ? tab : 'todo');
+  } else if (/^\/a\/[^/]+\/[^/]+\/[^/]+/.test(pathname)) void import('./pages/RecordPage.tsx');
+  else if (/^\/a\/[^/]+\/[^/]+/.test(pathname)) void import('./pages/ListPage.tsx');
+  else if (pathname.startsWith('/tasks/')) void import('./pages/TaskPage.tsx');
+  else if (pathname === '/') void import('./pages/HomePage.tsx');
+}
 
 export const BRAND_COLOR = '#2f7d4f';
 
@@ -54,6 +72,8 @@ const queryClient: QueryClient = new QueryClient({
     },
   },
 });
+
+preloadFor(window.location.pathname);
 
 function Themed({ children }: { children: ReactNode }) {
   const { locale } = useI18n();

@@ -169,7 +169,10 @@ describe('runtime on a phone, inbox, approval trail', () => {
       await page.mouse.up();
       await page.getByRole('button', { name: '确定' }).click();
       await page.locator('img.signature-image').waitFor();
-      await screenshot(page, 'form-phone');
+      await expect.poll(() => page.getByText('请填写此项').count()).toBe(0);
+      await screenshot(page, 'form-phone-full');
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await screenshot(page, 'form-phone', { fullPage: false });
       expect((await horizontalOverflow(page)).scrollWidth).toBeLessThanOrEqual(390);
 
       await page.getByTestId('record-submit').click();
@@ -194,7 +197,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
       await page.getByTestId('bottom-nav-inbox').click();
       await page.getByTestId('inbox-item').first().waitFor();
       expect(await page.getByTestId('inbox-item').first().textContent()).toContain('报销单');
-      await screenshot(page, 'inbox-phone');
+      await screenshot(page, 'inbox-phone', { fullPage: false });
       await page.getByTestId('inbox-item').first().locator('a').click();
       await page.waitForURL('**/tasks/*');
       await page.getByText('首件检验工装').waitFor();
@@ -234,7 +237,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
       // a wrong password is refused on the dialog, nothing is decided
       await dialog.getByLabel('登录密码').fill('wrong-password');
       await page.locator('#task-confirm').click();
-      await dialog.getByRole('alert').waitFor();
+      await dialog.getByRole('alert').filter({ hasText: /password|密码/i }).and(dialog.locator('.ant-alert-error')).waitFor();
       await screenshot(page, 'task-signature-dialog');
       await dialog.getByLabel('登录密码').fill(DEMO_PASSWORD);
       await page.locator('#task-confirm').click();
@@ -253,7 +256,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
         await trail.getByText('已电子签名').waitFor();
         expect(await trail.textContent()).toContain('李娜');
         expect(await trail.textContent()).toContain('赵刚');
-        await screenshot(p, 'trail-phone');
+        await screenshot(p, 'trail-phone', { fullPage: false });
         await p.getByRole('tab', { name: '变更历史' }).click();
         await p.getByText('创建', { exact: true }).first().waitFor();
       } finally {
@@ -270,7 +273,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
       const page = await context.newPage();
       await signInUi(page, 'wang.operator', DEMO_PASSWORD);
       await page.goto('/a/e2e/expense');
-      await page.locator('.ant-table-row').nth(3).waitFor();
+      await page.locator('.plain-row').nth(3).waitFor();
       await screenshot(page, 'list');
       expect(await unlabelledInputs(page)).toEqual([]);
 
@@ -281,7 +284,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
       await page.getByLabel('值 1').click();
       await page.locator('.ant-select-dropdown:visible .ant-select-item-option', { hasText: '工装' }).first().click();
       await page.getByTestId('filter-apply').click();
-      await expect.poll(() => page.locator('.ant-table-row').count()).toBe(2);
+      await expect.poll(() => page.locator('.plain-row').count()).toBe(2);
 
       await page.getByRole('button', { name: '更多' }).click();
       await page.getByText('保存视图').click();
@@ -294,8 +297,8 @@ describe('runtime on a phone, inbox, approval trail', () => {
       await signInUi(p, 'wang.operator', DEMO_PASSWORD);
       await p.goto('/a/e2e/expense');
       await p.locator('.record-card-item').first().waitFor();
-      await p.getByLabel('视图').click();
-      await p.locator('.ant-select-dropdown:visible .ant-select-item-option', { hasText: '工装费用' }).click();
+      await expect.poll(() => p.getByLabel('视图').locator('option').count()).toBe(2);
+      await p.getByLabel('视图').selectOption({ label: '工装费用' });
       await expect.poll(() => p.locator('.record-card-item').count()).toBe(2);
       await p.getByLabel('搜索').fill('刀具');
       await p.getByLabel('搜索').press('Enter');

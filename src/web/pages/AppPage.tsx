@@ -1,7 +1,8 @@
 // One app: a card per entity with its description, open and new.
 import { Link, useNavigate, useParams } from 'react-router-dom';
-import { Breadcrumb, Button, Card, Col, Result, Row, Space, Typography } from 'antd';
+import { Breadcrumb, Button, Card, Col, Row, Space, Typography } from 'antd';
 import { PlusOutlined, UnorderedListOutlined } from '@ant-design/icons';
+import { ErrorResult } from '../runtime/ErrorResult.tsx';
 import { useI18n } from '../i18n/index.tsx';
 import { PageLoading } from '../PageLoading.tsx';
 import { errorText } from '../session.ts';
@@ -15,7 +16,7 @@ export default function AppPage() {
   const navigate = useNavigate();
   const q = useAppDef(name);
   if (q.isPending) return <PageLoading />;
-  if (q.isError) return <Result status="warning" title={t('app.notFound')} subTitle={errorText(q.error, t)} />;
+  if (q.isError) return <ErrorResult title={t('app.notFound')} detail={errorText(q.error, t)} />;
   const app = q.data.definition;
   const entities = app.entities.filter((e) => !e.child && canDo(e, me, 'read'));
   return (

@@ -3,13 +3,13 @@
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
-import { Alert, App as AntApp, Badge, Button, Card, Checkbox, Empty, List, Space, Tabs, Typography } from 'antd';
+import { Alert, App as AntApp, Badge, Button, Card, Checkbox, Empty, Space, Spin, Tabs, Typography } from 'antd';
 import { api, type InboxItem } from '../api.ts';
 import { useI18n } from '../i18n/index.tsx';
 import { errorText } from '../session.ts';
-import { COUNTS_KEY, useInboxCounts } from '../runtime/hooks.ts';
+import { COUNTS_KEY, fetchInboxPage, inboxKey, useInboxCounts } from '../runtime/hooks.ts';
 import { formatDateTime } from '../runtime/model.ts';
-import { StatusTag } from '../runtime/Trail.tsx';
+import { StatusTag } from '../runtime/StatusTag.tsx';
 
 const TABS = ['todo', 'done', 'cc', 'started'] as const;
 type Tab = (typeof TABS)[number];
@@ -45,8 +45,8 @@ function InboxList({ tab }: { tab: Tab }) {
   const queryClient = useQueryClient();
   const [selected, setSelected] = useState<string[]>([]);
   const q = useInfiniteQuery({
-    queryKey: ['inbox', tab],
-    queryFn: ({ pageParam }) => api.get<{ items: InboxItem[]; nextCursor: string | null }>(`/workflow/inbox/${tab}?limit=30${pageParam ? `&cursor=${encodeURIComponent(pageParam)}` : ''}`),
+    queryKey: inboxKey(tab),
+    queryFn: ({ pageParam }) => fetchInboxPage(tab, pageParam),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.nextCursor,
   });
@@ -79,13 +79,11 @@ function InboxList({ tab }: { tab: Tab }) {
         </Space>
       ) : null}
       {q.isError ? <Alert type="error" title={errorText(q.error, t)} /> : null}
-      <List<InboxItem>
-        className="inbox-list"
-        loading={q.isPending}
-        dataSource={items}
-        locale={{ emptyText: <Empty description={t('inbox.empty')} /> }}
-        renderItem={(i) => (
-          <List.Item key={i.id} className="inbox-item" data-testid="inbox-item">
+      {q.isPending ? <Spin className="list-spin" /> : null}
+      {!q.isPending && items.length === 0 ? <Empty description={t('inbox.empty')} /> : null}
+      <ul className="inbox-list">
+        {items.map((i) => (
+          <li key={i.id} className="inbox-item" data-testid="inbox-item">
             {tab === 'todo' ? (
               <Checkbox
                 aria-label={i.title}
@@ -104,9 +102,9 @@ function InboxList({ tab }: { tab: Tab }) {
                 {t('inbox.from', { name: i.initiatorName })} · {formatDateTime(tab === 'done' && i.decidedAt ? i.decidedAt : i.createdAt, locale)}
               </Typography.Text>
             </Link>
-          </List.Item>
-        )}
-      />
+          </li>
+        ))}
+      </ul>
       {q.hasNextPage ? (
         <Button block onClick={() => void q.fetchNextPage()} loading={q.isFetchingNextPage} className="touch-button">
           {t('list.more')}

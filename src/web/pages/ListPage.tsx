@@ -3,19 +3,21 @@
 import { lazy, Suspense, useMemo, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App as AntApp, Breadcrumb, Button, Card, Checkbox, Drawer, Dropdown, Empty, Grid, Input, List, Result, Select, Space, Table, Typography } from 'antd';
-import { DownloadOutlined, FilterOutlined, PlusOutlined, SaveOutlined, SettingOutlined, UploadOutlined } from '@ant-design/icons';
+import { Alert, App as AntApp, Breadcrumb, Button, Dropdown, Empty, Grid, Space, Spin } from 'antd';
+import { DownloadOutlined, FilterOutlined, PlusOutlined, SaveOutlined, SearchOutlined, SettingOutlined, UploadOutlined } from '@ant-design/icons';
 import { api, API_BASE, recordsPath, type EntityDef, type FieldDef, type ListPage as Page, type RecordJson, type SavedView } from '../api.ts';
 import { useI18n } from '../i18n/index.tsx';
 import { PageLoading } from '../PageLoading.tsx';
 import { errorText } from '../session.ts';
 import { cell, useNames } from '../runtime/cells.tsx';
-import { FilterBuilder, filterFields, fromCondition, toCondition, type FilterRow } from '../runtime/FilterBuilder.tsx';
+import { filterFields, fromCondition, toCondition, type FilterRow } from '../runtime/conditions.ts';
+import { ErrorResult } from '../runtime/ErrorResult.tsx';
 import { useAppDef, useMeContext } from '../runtime/hooks.ts';
 import { canDo, fieldRights, findEntity, formatDateTime, label, NOT_IN_LIST, recordLink } from '../runtime/model.ts';
-import { StatusTag } from '../runtime/Trail.tsx';
+import { StatusTag } from '../runtime/StatusTag.tsx';
 
 const ImportDialog = lazy(() => import('../runtime/ImportDialog.tsx'));
+const ListPanels = lazy(() => import('../runtime/ListPanels.tsx'));
 
 type Sort = { field: string; dir: 'asc' | 'desc' };
 
@@ -24,9 +26,9 @@ export default function ListPage() {
   const { t } = useI18n();
   const appQ = useAppDef(appName);
   if (appQ.isPending) return <PageLoading />;
-  if (appQ.isError) return <Result status="warning" title={t('app.notFound')} subTitle={errorText(appQ.error, t)} />;
+  if (appQ.isError) return <ErrorResult title={t('app.notFound')} detail={errorText(appQ.error, t)} />;
   const entity = findEntity(appQ.data.definition, entityName);
-  if (!entity) return <Result status="404" title={t('notFound.title')} />;
+  if (!entity) return <ErrorResult title={t('notFound.title')} />;
   return <EntityList key={`${appName}/${entityName}`} appName={appName} appLabel={appQ.data.definition.label} entity={entity} />;
 }
 
@@ -50,8 +52,12 @@ function EntityList({ appName, appLabel, entity }: { appName: string; appLabel: 
   const [draftRows, setDraftRows] = useState<FilterRow[]>([]);
   const [sort, setSort] = useState<Sort | undefined>(entity.listView?.sort);
   const [columns, setColumns] = useState<string[]>(defaultColumns);
-  const [filterOpen, setFilterOpen] = useState(false);
-  const [columnsOpen, setColumnsOpen] = useState(false);
+  const [panel, setPanel] = useState<'filter' | 'columns' | null>(null);
+  const [panelsUsed, setPanelsUsed] = useState(false);
+  const openPanel = (p: 'filter' | 'columns') => {
+    setPanelsUsed(true);
+    setPanel(p);
+  };
   const [importOpen, setImportOpen] = useState(false);
   const [viewId, setViewId] = useState<string | null>(null);
   const [viewName, setViewName] = useState('');
@@ -109,50 +115,66 @@ function EntityList({ appName, appLabel, entity }: { appName: string; appLabel: 
 
   const toolbar = (
     <div className="list-toolbar">
-      <Input.Search
-        aria-label={t('list.search')}
-        placeholder={t('list.search')}
-        allowClear
-        value={q}
-        onChange={(e) => setQ(e.target.value)}
-        onSearch={(v) => setSearch(v.trim())}
+      {/* Light page: native inputs here, antd's heavier Card/Input/Typography stay off the first runtime page. */}
+      <form
+        role="search"
         className="list-search"
-        data-testid="list-search"
-      />
-      <Space wrap className="list-buttons">
-        <Select
-          aria-label={t('list.views')}
-          className="list-views"
-          value={viewId ?? ''}
-          onChange={(v: string) => applyView(v || null)}
-          options={[{ value: '', label: t('list.allRecords') }, ...(views.data?.items ?? []).map((v) => ({ value: v.id, label: v.name }))]}
+        onSubmit={(e) => {
+          e.preventDefault();
+          setSearch(q.trim());
+        }}
+      >
+        <SearchOutlined aria-hidden="true" className="list-search-icon" />
+        <input
+          type="search"
+          aria-label={t('list.search')}
+          placeholder={t('list.search')}
+          value={q}
+          onChange={(e) => {
+            setQ(e.target.value);
+            if (!e.target.value) setSearch('');
+          }}
+          className="native-input"
+          data-testid="list-search"
+          enterKeyHint="search"
         />
-        <Button icon={<FilterOutlined />} onClick={() => { setDraftRows(rows); setFilterOpen(true); }} className="touch-button">
+      </form>
+      <Space wrap className="list-buttons">
+        {/* native selects: light, and the phone's own picker in WeCom/DingTalk webviews */}
+        <select aria-label={t('list.views')} className="native-select list-views" value={viewId ?? ''} onChange={(e) => applyView(e.target.value || null)}>
+          <option value="">{t('list.allRecords')}</option>
+          {(views.data?.items ?? []).map((v) => (
+            <option key={v.id} value={v.id}>
+              {v.name}
+            </option>
+          ))}
+        </select>
+        <select
+          aria-label={t('list.sort')}
+          className="native-select list-sort"
+          value={sort ? `${sort.dir === 'desc' ? '-' : ''}${sort.field}` : '-created_at'}
+          onChange={(e) => {
+            const v = e.target.value;
+            setSort(v.startsWith('-') ? { field: v.slice(1), dir: 'desc' } : { field: v, dir: 'asc' });
+          }}
+        >
+          {sortOptions.flatMap((o) => [
+            <option key={`-${o.value}`} value={`-${o.value}`}>{`${o.label} ↓`}</option>,
+            <option key={o.value} value={o.value}>{`${o.label} ↑`}</option>,
+          ])}
+        </select>
+        <Button icon={<FilterOutlined />} onClick={() => { setDraftRows(rows); openPanel('filter'); }} className="touch-button">
           {t('list.filter')}
           {rows.length ? ` (${rows.length})` : ''}
         </Button>
-        <Select
-          aria-label={t('list.sort')}
-          className="list-sort"
-          value={sort ? `${sort.dir === 'desc' ? '-' : ''}${sort.field}` : '-created_at'}
-          onChange={(v: string) => setSort(v.startsWith('-') ? { field: v.slice(1), dir: 'desc' } : { field: v, dir: 'asc' })}
-          options={sortOptions.flatMap((o) => [
-            { value: `-${o.value}`, label: `${o.label} ↓` },
-            { value: o.value, label: `${o.label} ↑` },
-          ])}
-        />
-        {!phone ? (
-          <Button icon={<SettingOutlined />} onClick={() => setColumnsOpen(true)}>
-            {t('list.columns')}
-          </Button>
-        ) : null}
         <Dropdown
           trigger={['click']}
           menu={{
             items: [
+              { key: 'columns', icon: <SettingOutlined />, label: t('list.columns'), onClick: () => openPanel('columns') },
+              { key: 'save', icon: <SaveOutlined />, label: t('list.saveView'), onClick: () => openPanel('columns') },
               ...(canDo(entity, me, 'export') ? [{ key: 'xlsx', icon: <DownloadOutlined />, label: <a href={exportUrl('xlsx')}>{t('list.export')} Excel</a> }, { key: 'csv', icon: <DownloadOutlined />, label: <a href={exportUrl('csv')}>{t('list.export')} CSV</a> }] : []),
               ...(canDo(entity, me, 'import') ? [{ key: 'import', icon: <UploadOutlined />, label: t('list.import'), onClick: () => setImportOpen(true) }] : []),
-              { key: 'save', icon: <SaveOutlined />, label: t('list.saveView'), onClick: () => setColumnsOpen(true) },
             ],
           }}
         >
@@ -167,102 +189,123 @@ function EntityList({ appName, appLabel, entity }: { appName: string; appLabel: 
     </div>
   );
 
+  const empty = !list.isPending && items.length === 0 ? <Empty description={t('list.empty')} /> : null;
+  // A plain semantic table (antd's Table with its filter tree and pagination would double the page's JS).
   const table = (
-    <Table<RecordJson>
-      rowKey="id"
-      size="middle"
-      pagination={false}
-      dataSource={items}
-      loading={list.isFetching && !list.isFetchingNextPage}
-      scroll={{ x: 'max-content' }}
-      onRow={(r) => ({ onClick: () => void navigate(recordLink(appName, entity.name, r.id)), className: 'clickable-row' })}
-      columns={[
-        ...(entity.namingSeries ? [{ key: 'name', title: t('list.name'), render: (_: unknown, r: RecordJson) => <Link to={recordLink(appName, entity.name, r.id)}>{r.name}</Link> }] : []),
-        ...colFields.map((f, i) => ({
-          key: f.name,
-          title: label(f.label, locale),
-          render: (_: unknown, r: RecordJson) =>
-            i === 0 && !entity.namingSeries ? <Link to={recordLink(appName, entity.name, r.id)}>{cell(f, r.values[f.name], locale, names)}</Link> : cell(f, r.values[f.name], locale, names),
-        })),
-        ...(entity.submittable ? [{ key: 'status', title: t('list.status'), render: (_: unknown, r: RecordJson) => <StatusTag status={r.status} /> }] : []),
-        { key: 'updated_at', title: t('list.updatedAt'), render: (_: unknown, r: RecordJson) => formatDateTime(r.updated_at, locale) },
-      ]}
-      locale={{ emptyText: <Empty description={t('list.empty')} /> }}
-    />
+    <div className="plain-table-wrap">
+      <table className="plain-table">
+        <thead>
+          <tr>
+            {entity.namingSeries ? <th scope="col">{t('list.name')}</th> : null}
+            {colFields.map((f) => (
+              <th key={f.name} scope="col">
+                {label(f.label, locale)}
+              </th>
+            ))}
+            {entity.submittable ? <th scope="col">{t('list.status')}</th> : null}
+            <th scope="col">{t('list.updatedAt')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((r) => (
+            <tr key={r.id} className="plain-row clickable-row" onClick={() => void navigate(recordLink(appName, entity.name, r.id))}>
+              {entity.namingSeries ? (
+                <td>
+                  <Link to={recordLink(appName, entity.name, r.id)}>{r.name}</Link>
+                </td>
+              ) : null}
+              {colFields.map((f, i) => (
+                <td key={f.name}>{i === 0 && !entity.namingSeries ? <Link to={recordLink(appName, entity.name, r.id)}>{cell(f, r.values[f.name], locale, names)}</Link> : cell(f, r.values[f.name], locale, names)}</td>
+              ))}
+              {entity.submittable ? (
+                <td>
+                  <StatusTag status={r.status} />
+                </td>
+              ) : null}
+              <td>{formatDateTime(r.updated_at, locale)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {empty}
+    </div>
   );
 
   const cards = (
-    <List<RecordJson>
-      className="record-cards"
-      dataSource={items}
-      loading={list.isFetching && !list.isFetchingNextPage}
-      locale={{ emptyText: <Empty description={t('list.empty')} /> }}
-      renderItem={(r) => (
-        <List.Item key={r.id} className="record-card-item">
-          <Link to={recordLink(appName, entity.name, r.id)} className="record-card-link">
-            <div className="record-card-head">
-              <Typography.Text strong>{titleOf(r) || r.id.slice(0, 8)}</Typography.Text>
-              {entity.submittable ? <StatusTag status={r.status} /> : null}
-            </div>
-            <dl className="record-card-fields">
-              {colFields.slice(0, 4).map((f) => (
-                <div key={f.name}>
-                  <dt>{label(f.label, locale)}</dt>
-                  <dd>{cell(f, r.values[f.name], locale, names)}</dd>
-                </div>
-              ))}
-            </dl>
-          </Link>
-        </List.Item>
-      )}
-    />
+    <>
+      <ul className="record-cards">
+        {items.map((r) => (
+          <li key={r.id} className="record-card-item">
+            <Link to={recordLink(appName, entity.name, r.id)} className="record-card-link">
+              <div className="record-card-head">
+                <strong>{titleOf(r) || r.id.slice(0, 8)}</strong>
+                {entity.submittable ? <StatusTag status={r.status} /> : null}
+              </div>
+              <dl className="record-card-fields">
+                {colFields.slice(0, 4).map((f) => (
+                  <div key={f.name}>
+                    <dt>{label(f.label, locale)}</dt>
+                    <dd>{cell(f, r.values[f.name], locale, names)}</dd>
+                  </div>
+                ))}
+              </dl>
+            </Link>
+          </li>
+        ))}
+      </ul>
+      {empty}
+    </>
   );
 
   return (
     <div className="list-page">
       <Breadcrumb className="page-crumbs" items={[{ title: <Link to={`/a/${appName}`}>{label(appLabel, locale)}</Link> }, { title: label(entity.label, locale) }]} />
-      <Card variant="borderless" title={<Typography.Title level={4} className="page-title">{label(entity.label, locale)}</Typography.Title>}>
+      <section className="panel">
+        <h1 className="panel-title">{label(entity.label, locale)}</h1>
         {toolbar}
         {list.isError ? <Alert type="error" showIcon title={errorText(list.error, t)} className="form-problem" /> : null}
-        {phone ? cards : table}
+        {list.isPending ? <Spin className="list-spin" /> : phone ? cards : table}
         <div className="list-footer">
-          <Typography.Text type="secondary">{t('list.count', { n: items.length })}</Typography.Text>
+          <span className="muted">{t('list.count', { n: items.length })}</span>
           {list.hasNextPage ? (
             <Button onClick={() => void list.fetchNextPage()} loading={list.isFetchingNextPage} className="touch-button">
               {t('list.more')}
             </Button>
           ) : null}
         </div>
-      </Card>
+      </section>
 
-      <Drawer title={t('list.filter')} open={filterOpen} onClose={() => setFilterOpen(false)} size={phone ? 'default' : 'large'} placement={phone ? 'bottom' : 'right'} height={phone ? '80%' : undefined}
-        extra={
-          <Space>
-            <Button onClick={() => { setDraftRows([]); setRows([]); setFilterOpen(false); }}>{t('list.clear')}</Button>
-            <Button type="primary" onClick={() => { setRows(draftRows); setFilterOpen(false); }} data-testid="filter-apply">{t('list.apply')}</Button>
-          </Space>
-        }
-      >
-        <FilterBuilder entity={entity} rows={draftRows} onChange={setDraftRows} />
-      </Drawer>
-
-      <Drawer title={t('list.columns')} open={columnsOpen} onClose={() => setColumnsOpen(false)} placement={phone ? 'bottom' : 'right'} height={phone ? '80%' : undefined}>
-        <Space orientation="vertical" style={{ width: '100%' }}>
-          <Checkbox.Group value={columns} onChange={(v) => setColumns(v)} className="column-choice" options={listable.map((f) => ({ value: f.name, label: label(f.label, locale) }))} />
-          <Typography.Title level={5}>{t('list.saveView')}</Typography.Title>
-          <Space.Compact style={{ width: '100%' }}>
-            <Input aria-label={t('list.viewName')} placeholder={t('list.viewName')} value={viewName} onChange={(e) => setViewName(e.target.value)} maxLength={60} />
-            <Button type="primary" icon={<SaveOutlined />} data-testid="view-save" disabled={!viewName.trim()} loading={saveView.isPending} onClick={() => saveView.mutate(viewName.trim())}>
-              {t('common.save')}
-            </Button>
-          </Space.Compact>
-          {viewId ? (
-            <Button danger type="link" onClick={() => void api.delete(`/views/${viewId}`).then(() => { applyView(null); return queryClient.invalidateQueries({ queryKey: ['views', appName, entity.name] }); })}>
-              {t('list.deleteView')}
-            </Button>
-          ) : null}
-        </Space>
-      </Drawer>
+      {panelsUsed ? (
+        <Suspense fallback={null}>
+          <ListPanels
+            panel={panel}
+            phone={phone}
+            entity={entity}
+            listable={listable}
+            draftRows={draftRows}
+            setDraftRows={setDraftRows}
+            onApply={(r) => {
+              setDraftRows(r);
+              setRows(r);
+              setPanel(null);
+            }}
+            columns={columns}
+            setColumns={setColumns}
+            viewName={viewName}
+            setViewName={setViewName}
+            saving={saveView.isPending}
+            onSaveView={(n) => saveView.mutate(n)}
+            canDelete={Boolean(viewId)}
+            onDeleteView={() =>
+              void api.delete(`/views/${viewId}`).then(() => {
+                applyView(null);
+                return queryClient.invalidateQueries({ queryKey: ['views', appName, entity.name] });
+              })
+            }
+            onClose={() => setPanel(null)}
+          />
+        </Suspense>
+      ) : null}
 
       {importOpen ? (
         <Suspense fallback={null}>

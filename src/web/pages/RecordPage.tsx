@@ -4,9 +4,10 @@
 import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App as AntApp, Breadcrumb, Button, Card, Empty, Form, Grid, Modal, Result, Space, Tabs, Tag, Timeline, Typography } from 'antd';
+import { Alert, App as AntApp, Breadcrumb, Button, Card, Empty, Form, Grid, Modal, Space, Tabs, Tag, Timeline, Typography } from 'antd';
 import { QrcodeOutlined } from '@ant-design/icons';
 import { api, isApiError, recordsPath, type AppDef, type EntityDef, type FieldDef, type HistoryEntry, type InstanceView, type Me, type RecordJson } from '../api.ts';
+import { ErrorResult } from '../runtime/ErrorResult.tsx';
 import { useI18n, type MessageKey } from '../i18n/index.tsx';
 import { PageLoading } from '../PageLoading.tsx';
 import { errorText } from '../session.ts';
@@ -30,11 +31,11 @@ export default function RecordPage() {
     enabled: !isNew,
   });
   if (appQ.isPending || (!isNew && rec.isPending)) return <PageLoading />;
-  if (appQ.isError) return <Result status="warning" title={t('app.notFound')} subTitle={errorText(appQ.error, t)} />;
+  if (appQ.isError) return <ErrorResult title={t('app.notFound')} detail={errorText(appQ.error, t)} />;
   const app = appQ.data.definition;
   const entity = findEntity(app, entityName);
-  if (!entity) return <Result status="404" title={t('notFound.title')} />;
-  if (!isNew && rec.isError) return <Result status={isApiError(rec.error) && rec.error.status === 404 ? '404' : 'warning'} title={errorText(rec.error, t)} />;
+  if (!entity) return <ErrorResult title={t('notFound.title')} />;
+  if (!isNew && rec.isError) return <ErrorResult title={errorText(rec.error, t)} />;
   const record = isNew ? undefined : rec.data;
   return (
     <div className="record-page">
@@ -195,7 +196,16 @@ function RecordView({ app, entity, me, record }: { app: AppDef; entity: EntityDe
   );
 
   const formCard = (
-    <Form form={form} layout="vertical" initialValues={initial} requiredMark className={wide ? 'record-form record-form-wide' : 'record-form'} onFinish={() => onSave(false)}>
+    <Form
+      form={form}
+      layout="vertical"
+      initialValues={initial}
+      requiredMark
+      className={wide ? 'record-form record-form-wide' : 'record-form'}
+      onFinish={() => onSave(false)}
+      // a field's old complaint goes away as soon as it is changed
+      onValuesChange={(changed: Record<string, unknown>) => form.setFields(Object.keys(changed).map((name) => ({ name, errors: [] })))}
+    >
       {problem ? <Alert type="error" showIcon title={problem} className="form-problem" role="alert" /> : null}
       <div className="record-grid">
         {fields.map((f) => (

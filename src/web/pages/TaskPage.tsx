@@ -5,8 +5,9 @@
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Radio, Result, Select, Space, Typography } from 'antd';
+import { Alert, App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Radio, Select, Space, Typography } from 'antd';
 import { api, type InstanceView, type TaskView } from '../api.ts';
+import { ErrorResult } from '../runtime/ErrorResult.tsx';
 import { useI18n } from '../i18n/index.tsx';
 import { PageLoading } from '../PageLoading.tsx';
 import { errorText } from '../session.ts';
@@ -23,7 +24,7 @@ export default function TaskPage() {
   const { t } = useI18n();
   const q = useQuery({ queryKey: ['task', id], queryFn: () => api.get<TaskView>(`/workflow/tasks/${id}`) });
   if (q.isPending) return <PageLoading />;
-  if (q.isError) return <Result status="warning" title={errorText(q.error, t)} />;
+  if (q.isError) return <ErrorResult title={errorText(q.error, t)} />;
   return <TaskBody view={q.data} />;
 }
 
@@ -202,7 +203,7 @@ export function ApprovalPage() {
     onError: (err) => void message.error(errorText(err, t)),
   });
   if (q.isPending) return <PageLoading />;
-  if (q.isError) return <Result status="warning" title={errorText(q.error, t)} />;
+  if (q.isError) return <ErrorResult title={errorText(q.error, t)} />;
   const inst = q.data.instance;
   return (
     <Space orientation="vertical" size="middle" className="task-page">

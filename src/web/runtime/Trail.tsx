@@ -2,36 +2,15 @@
 // status tags shared by lists, records and the inbox.
 import { useQuery } from '@tanstack/react-query';
 import { Alert, Card, Tag, Timeline, Typography } from 'antd';
+import { StatusTag } from './StatusTag.tsx';
 import { SafetyCertificateOutlined } from '@ant-design/icons';
 import { api, type InstanceView, type TrailEntry } from '../api.ts';
 import { useI18n, type MessageKey } from '../i18n/index.tsx';
+
+export { StatusTag };
 import { PageLoading } from '../PageLoading.tsx';
 import { errorText } from '../session.ts';
 import { formatDateTime } from './model.ts';
-
-const STATUS_COLOR: Record<string, string> = {
-  draft: 'default',
-  submitted: 'green',
-  cancelled: 'red',
-  running: 'blue',
-  returned: 'orange',
-  approved: 'green',
-  rejected: 'red',
-  withdrawn: 'default',
-  pending: 'blue',
-};
-
-export function StatusTag({ status }: { status: string }) {
-  const { t } = useI18n();
-  const key = `status.${status}` as MessageKey;
-  let text: string;
-  try {
-    text = t(key) ?? status;
-  } catch {
-    text = status;
-  }
-  return <Tag color={STATUS_COLOR[status] ?? 'default'}>{text || status}</Tag>;
-}
 
 const COLOR: Record<string, string> = { approve: 'green', approved: 'green', node_approved: 'green', reject: 'red', rejected: 'red', node_rejected: 'red', returned: 'orange', withdrawn: 'gray' };
 

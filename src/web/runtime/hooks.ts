@@ -1,7 +1,7 @@
 // Data hooks the runtime pages share.
-import { useQuery } from '@tanstack/react-query';
+import { useQuery, type QueryClient } from '@tanstack/react-query';
 import { useOutletContext } from 'react-router-dom';
-import { api, type AppSummary, type InboxCounts, type Me, type PublishedApp } from '../api.ts';
+import { api, type AppSummary, type InboxCounts, type InboxItem, type Me, type PublishedApp } from '../api.ts';
 
 export const useMeContext = () => useOutletContext<Me>();
 
@@ -21,5 +21,17 @@ export function useAppDef(app: string | undefined) {
 export const COUNTS_KEY = ['inbox-counts'] as const;
 
 export function useInboxCounts() {
-  return useQuery({ queryKey: COUNTS_KEY, queryFn: () => api.get<InboxCounts>('/workflow/inbox/counts'), staleTime: 15_000, refetchInterval: 60_000 });
+  return useQuery({ queryKey: COUNTS_KEY, queryFn: fetchCounts, staleTime: 15_000, refetchInterval: 60_000 });
+}
+
+export type InboxTab = 'todo' | 'done' | 'cc' | 'started';
+export const inboxKey = (tab: InboxTab) => ['inbox', tab] as const;
+export const fetchInboxPage = (tab: InboxTab, cursor: string | null) =>
+  api.get<{ items: InboxItem[]; nextCursor: string | null }>(`/workflow/inbox/${tab}?limit=30${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+const fetchCounts = () => api.get<InboxCounts>('/workflow/inbox/counts');
+
+/** Starts the inbox's requests while its code is still loading (used at start-up on /inbox). */
+export function prefetchInbox(queryClient: QueryClient, tab: InboxTab): void {
+  void queryClient.prefetchQuery({ queryKey: COUNTS_KEY, queryFn: fetchCounts, staleTime: 15_000 });
+  void queryClient.prefetchInfiniteQuery({ queryKey: inboxKey(tab), queryFn: ({ pageParam }) => fetchInboxPage(tab, pageParam), initialPageParam: null as string | null });
 }
