@@ -11,7 +11,7 @@ import { DeliveryWorker } from './worker.ts';
 import { startCompensationScanner } from './compensation.ts';
 import { startHealthMonitor } from './health.ts';
 import { getConnector, openSourceOf } from './connectors.ts';
-import { bootstrapMasterData, masterDataMigrations, masterDataRoutes, setMasterDataSourceOpener, startMasterDataScheduler } from './masterdata/index.ts';
+import { SAMPLE_ERP_CONNECTOR_ID, bootstrapMasterData, masterDataMigrations, masterDataRoutes, setMasterDataSourceOpener, startMasterDataScheduler } from './masterdata/index.ts';
 import './drivers/index.ts';
 
 export * from './drivers/index.ts';
@@ -74,6 +74,19 @@ export async function startIntegration(ctx: AppContext, s: IntegrationSettings =
   };
 }
 
+/**
+ * With the demo plant: a connector row named `sample-erp` (kind sample_erp), so flows can write back
+ * to the sample ERP out of the box. Idempotent: an existing connector of that name is left as it is.
+ */
+export async function ensureSampleErpConnector(ctx: AppContext): Promise<boolean> {
+  const r = await ctx.db.query(
+    `insert into integration_connectors (name, kind, description, config) values ($1, 'sample_erp', $2, '{}'::jsonb)
+     on conflict (name) do nothing`,
+    [SAMPLE_ERP_CONNECTOR_ID, '示例 ERP（演示数据，存于 Trellis 数据库）/ Sample ERP (demo data kept in the Trellis database)'],
+  );
+  return r.rowCount > 0;
+}
+
 // Scheduled pulls open configured connectors (Tryton, SQL, REST…) the same way deliveries do.
 setMasterDataSourceOpener(async (ctx, id) => openSourceOf(ctx, await getConnector(ctx.db, id)));
 
@@ -84,7 +97,10 @@ export const integrationEngine: Engine = {
     integrationRoutes(api, ctx);
     masterDataRoutes(api, ctx);
   },
-  bootstrap: (ctx, opts) => bootstrapMasterData(ctx, opts),
+  bootstrap: async (ctx, opts) => {
+    await bootstrapMasterData(ctx, opts);
+    if (opts.seedDemo) await ensureSampleErpConnector(ctx);
+  },
   start: async (ctx) => {
     const stopIntegration = await startIntegration(ctx);
     const stopPulls = startMasterDataScheduler(ctx);

@@ -125,6 +125,27 @@ interface Answer {
 
 class NetworkError extends Error {}
 
+/** TLS failures a person can fix in the connector, in words (OpenSSL's own text is kept short after them). */
+const TLS_HINTS: Record<string, string> = {
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    '服务器要求客户端证书（双向 TLS），但未发送 / the server requires a client certificate (mutual TLS) and none was sent: put clientCertPem and clientKeyPem in the connector secrets',
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: '服务器拒绝了客户端证书 / the server refused the client certificate: check clientCertPem and clientKeyPem',
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: '服务器不信任签发客户端证书的 CA / the server does not trust the CA that signed the client certificate',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: '服务器认为客户端证书已过期 / the server says the client certificate has expired',
+  SELF_SIGNED_CERT_IN_CHAIN: "服务器证书不是受信任的 CA 签发的 / the server's certificate is not signed by a trusted CA: put that CA in caPem",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "服务器使用自签名证书 / the server's certificate is self-signed: put it (or its CA) in caPem",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "无法验证服务器证书 / the server's certificate cannot be verified: put its CA in caPem",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "无法验证服务器证书 / the server's certificate cannot be verified: put its CA in caPem",
+  CERT_HAS_EXPIRED: '服务器证书已过期 / the server certificate has expired',
+  ERR_TLS_CERT_ALTNAME_INVALID: '服务器证书与地址不符 / the server certificate does not name the host in the URL',
+};
+
+function networkMessage(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? 'network error';
+  const hint = TLS_HINTS[code];
+  return hint ? `TLS ${code}: ${hint}` : `${code}: ${err.message}`;
+}
+
 /** Retry-After in seconds or as an HTTP date, in milliseconds; undefined when absent or unreadable. */
 export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
@@ -218,7 +239,7 @@ export class HttpClient {
       }, timeoutMs);
       req.on('error', (err) => {
         clearTimeout(timer);
-        reject(err instanceof NetworkError ? err : new NetworkError(`${(err as NodeJS.ErrnoException).code ?? 'network error'}: ${err.message}`));
+        reject(err instanceof NetworkError ? err : new NetworkError(networkMessage(err as NodeJS.ErrnoException)));
       });
       if (body !== null) req.write(body);
       req.end();
