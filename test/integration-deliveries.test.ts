@@ -10,7 +10,7 @@ import { testTarget } from './helpers/db.ts';
 import { startReceiver, type Receiver } from './helpers/receiver.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -54,7 +54,7 @@ describe(`integration deliveries over HTTP (${testTarget})`, () => {
   });
 
   async function connector(name: string, config: Record<string, unknown> = {}, secrets?: unknown): Promise<string> {
-    const r = await s.inject({ method: 'POST', url: '/api/v1/integration/connectors', payload: { name, kind: 'http', config: { url: `${rx.url}/in`, timeoutMs: 400, ...config }, ...(secrets ? { secrets } : {}) } });
+    const r = await s.inject({ method: 'POST', url: '/api/v1/integration/connectors', payload: { name, kind: 'http', config: { url: `${rx.url}/in`, timeoutMs: 1500, ...config }, ...(secrets ? { secrets } : {}) } });
     expect(r.statusCode, r.body).toBe(201);
     return r.json().id as string;
   }
