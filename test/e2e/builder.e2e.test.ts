@@ -26,14 +26,27 @@ async function shot(name: string, target: Page | Locator = page): Promise<string
   return file;
 }
 
-/** Opens an antd Select and picks the option whose text contains `text` (in that select's own list). */
+/**
+ * Opens an antd Select and picks the option whose text contains `text` (in that select's own
+ * list), then waits until the select shows it; a click lost to an opening animation on a busy
+ * machine is tried again.
+ */
 async function pick(select: Locator, text: string | RegExp): Promise<void> {
-  await select.click();
-  const input = (await select.evaluate((el) => el.tagName)) === 'INPUT' ? select : select.locator('input').first();
-  let list: string | null = null;
-  await expect.poll(async () => (list = await input.getAttribute('aria-controls'))).toBeTruthy();
-  const dropdown = page.locator('.ant-select-dropdown').filter({ has: page.locator(`[id="${list}"]`) });
-  await dropdown.locator('.ant-select-item-option').filter({ hasText: text }).first().click();
+  const root = select.locator('xpath=ancestor-or-self::*[contains(concat(" ", normalize-space(@class), " "), " ant-select ")][1]');
+  const input = root.locator('input').first();
+  for (let attempt = 1; ; attempt++) {
+    if ((await input.getAttribute('aria-expanded')) !== 'true') await select.click();
+    let list: string | null = null;
+    await expect.poll(async () => (list = await input.getAttribute('aria-controls'))).toBeTruthy();
+    const dropdown = page.locator('.ant-select-dropdown').filter({ has: page.locator(`[id="${list}"]`) });
+    await dropdown.locator('.ant-select-item-option').filter({ hasText: text }).first().click();
+    try {
+      await root.locator('.ant-select-content, .ant-select-selection-item').filter({ hasText: text }).first().waitFor({ timeout: 3000 });
+      return;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
 }
 
 /** Drags with real pointer events (dnd-kit's pointer sensor needs movement past its threshold). */
@@ -110,6 +123,10 @@ describe('app builder', () => {
     await page.getByTestId('palette-integer').click();
     await setProps('qty', '数量', 'Quantity');
     await page.getByTestId('palette-money').click();
+    // A name another field has is refused while typing; the field keeps its name.
+    await page.getByTestId('field-panel').getByTestId('prop-name').fill('qty');
+    await page.getByTestId('field-panel').getByText('已有同名字段').waitFor();
+    await page.getByTestId('field-card-money_1').waitFor();
     await setProps('amount', '金额', 'Amount');
     await page.getByTestId('field-panel').getByTestId('prop-required').click();
     await page.getByTestId('palette-select').click();

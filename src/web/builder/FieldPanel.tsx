@@ -1,7 +1,7 @@
 // The property panel of one field: names and labels in both languages, rules, options, link
 // target, visible-if / required-if conditions, help text. Every control is labelled; problems
 // the server reported for this field are shown beside the property they concern.
-import { useId, type ReactNode } from 'react';
+import { useId, useState, type ReactNode } from 'react';
 import { Alert, Button, Checkbox, Collapse, Input, InputNumber, Select, Space, Typography } from 'antd';
 import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
 import { ERP_MASTER_KINDS, FORMULA_RESULT_TYPES, type AppDef, type EntityDef, type FieldDef, type FieldType } from '../../shared/definition.ts';
@@ -69,7 +69,11 @@ export function FieldPanel({
   };
   const others = entity.fields.filter((f) => f.name !== field.name);
   const original = field.renamedFrom ?? field.name;
-  const nameError = !isIdent(field.name) ? bt('apps.nameInvalid') : errOf('name');
+  // The name is committed only when it is a valid identifier no other field uses, so the
+  // definition never holds two fields of the same name while someone is typing.
+  const [nameDraft, setNameDraft] = useState(field.name);
+  const duplicate = others.some((f) => f.name === nameDraft);
+  const nameError = !isIdent(nameDraft) ? bt('apps.nameInvalid') : duplicate ? bt('field.duplicate') : nameDraft === field.name ? errOf('name') : undefined;
   const typeName = (t: string) => {
     const i = FIELD_TYPE_INFO.find((x) => x.type === t);
     return i ? (locale === 'en' ? i.en : i.zh) : t;
@@ -87,10 +91,12 @@ export function FieldPanel({
         <Input
           id={id('name')}
           data-testid="prop-name"
-          value={field.name}
+          value={nameDraft}
           status={nameError ? 'error' : undefined}
           onChange={(e) => {
             const name = e.target.value.trim();
+            setNameDraft(name);
+            if (!isIdent(name) || others.some((f) => f.name === name) || name === field.name) return;
             const next: FieldDef = { ...field, name };
             if (publishedNames.has(original) && name !== original) next.renamedFrom = original;
             else delete next.renamedFrom;

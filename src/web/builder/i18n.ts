@@ -87,6 +87,7 @@ const S = {
   'field.none': ['选择一个字段以编辑其属性', 'Select a field to edit its properties'],
   'field.name': ['字段标识', 'Field name'],
   'field.type': ['字段类型', 'Field type'],
+  'field.duplicate': ['已有同名字段', 'Another field has this name'],
   'field.labelZh': ['中文标签', 'Chinese label'],
   'field.labelEn': ['英文标签', 'English label'],
   'field.helpZh': ['帮助文字 (中文)', 'Help text (Chinese)'],
