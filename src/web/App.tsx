@@ -26,6 +26,7 @@ const TaskPage = lazy(() => import('./pages/TaskPage.tsx'));
 const ApprovalPage = lazy(() => import('./pages/TaskPage.tsx').then((m) => ({ default: m.ApprovalPage })));
 const ScanPage = lazy(() => import('./pages/ScanPage.tsx'));
 const BuilderRoutes = lazy(() => import('./builder/BuilderRoutes.tsx'));
+const IntegrationRoutes = lazy(() => import('./integration/IntegrationRoutes.tsx'));
 const NotFoundPage = lazy(() => import('./pages/NotFoundPage.tsx'));
 const SessionError = lazy(() => import('./pages/SessionError.tsx'));
 
@@ -122,6 +123,7 @@ export function App() {
                   <Route path="approvals/:id" element={<ApprovalPage />} />
                   <Route path="scan" element={<ScanPage />} />
                   <Route path="builder/*" element={<BuilderRoutes />} />
+                  <Route path="integration/*" element={<IntegrationRoutes />} />
                   {/* More areas: one lazy <Route path="area/*"> each, above the catch-all. */}
                   <Route path="*" element={<NotFoundPage />} />
                 </Route>

@@ -2,7 +2,7 @@
 // App.tsx). Labels are inline in both languages so an area can bring its own wording; `roles`
 // limits an entry to people with one of those roles; `badge` shows the inbox's to-do count.
 import type { ReactNode } from 'react';
-import { AppstoreOutlined, AuditOutlined, BuildOutlined, ScanOutlined } from '@ant-design/icons';
+import { ApiOutlined, AppstoreOutlined, AuditOutlined, BuildOutlined, ScanOutlined } from '@ant-design/icons';
 
 export interface NavItem {
   key: string;
@@ -21,4 +21,5 @@ export const NAV_ITEMS: NavItem[] = [
   { key: 'inbox', path: '/inbox', icon: <AuditOutlined />, label: { zh: '待办', en: 'Inbox' }, badge: 'todo', mobile: true },
   { key: 'scan', path: '/scan', icon: <ScanOutlined />, label: { zh: '扫码', en: 'Scan' }, mobile: true },
   { key: 'builder', path: '/builder', icon: <BuildOutlined />, label: { zh: '应用搭建', en: 'App builder' }, roles: ['admin', 'it_admin', 'app_builder'], mobile: false },
+  { key: 'integration', path: '/integration', icon: <ApiOutlined />, label: { zh: '集成中心', en: 'Integration' }, roles: ['admin', 'it_admin', 'integration_engineer'], mobile: false },
 ];
