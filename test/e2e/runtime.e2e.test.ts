@@ -95,6 +95,9 @@ const APP = {
   ],
 };
 
+/** Waits for a value in the page (the machine may be busy: vitest's default of 1 s is too short). */
+const poll = <T,>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 150 });
+
 let server: TrellisServer;
 let browser: Browser;
 let recordPath = '';
@@ -141,7 +144,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
 
       // required fields are checked before anything is sent
       await page.getByTestId('record-submit').click();
-      await expect.poll(() => page.getByText('请填写此项').count()).toBeGreaterThan(0);
+      await poll(() => page.getByText('请填写此项').count()).toBeGreaterThan(0);
 
       await page.getByLabel('事由', { exact: true }).fill('首件检验工装');
       await page.getByLabel('金额', { exact: true }).fill('6800.50');
@@ -169,7 +172,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
       await page.mouse.up();
       await page.getByRole('button', { name: '确定' }).click();
       await page.locator('img.signature-image').waitFor();
-      await expect.poll(() => page.getByText('请填写此项').count()).toBe(0);
+      await poll(() => page.getByText('请填写此项').count()).toBe(0);
       await screenshot(page, 'form-phone-full');
       await page.evaluate(() => window.scrollTo(0, 0));
       await screenshot(page, 'form-phone', { fullPage: false });
@@ -179,7 +182,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
       await page.waitForURL(/\/a\/e2e\/expense\/[0-9a-f-]{36}$/);
       await page.getByText('已提交审批').first().waitFor();
       recordPath = new URL(page.url()).pathname;
-      await expect.poll(() => page.getByTestId('record-title').textContent()).toMatch(/^EX-\d{4}-0004$/);
+      await poll(() => page.getByTestId('record-title').textContent()).toMatch(/^EX-\d{4}-0004$/);
       await page.getByRole('tab', { name: '审批记录' }).click();
       await page.getByTestId('approval-trail').getByText('发起审批').waitFor();
       await screenshot(page, 'record-phone-in-approval');
@@ -193,7 +196,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
     const { context, page } = await phone();
     try {
       await signInUi(page, 'li.teamlead', DEMO_PASSWORD);
-      await expect.poll(() => page.getByTestId('bottom-nav-inbox').textContent()).toContain('1');
+      await poll(() => page.getByTestId('bottom-nav-inbox').textContent()).toContain('1');
       await page.getByTestId('bottom-nav-inbox').click();
       await page.getByTestId('inbox-item').first().waitFor();
       expect(await page.getByTestId('inbox-item').first().textContent()).toContain('报销单');
@@ -207,7 +210,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
       await page.keyboard.press('Enter');
       const dialog = page.getByRole('dialog');
       await dialog.waitFor();
-      await expect.poll(() => page.evaluate(() => Boolean(document.activeElement?.closest('.ant-modal')))).toBe(true);
+      await poll(() => page.evaluate(() => Boolean(document.activeElement?.closest('.ant-modal')))).toBe(true);
       await page.keyboard.press('Escape');
       await dialog.waitFor({ state: 'hidden' });
 
@@ -284,7 +287,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
       await page.getByLabel('值 1').click();
       await page.locator('.ant-select-dropdown:visible .ant-select-item-option', { hasText: '工装' }).first().click();
       await page.getByTestId('filter-apply').click();
-      await expect.poll(() => page.locator('.plain-row').count()).toBe(2);
+      await poll(() => page.locator('.plain-row').count()).toBe(2);
 
       await page.getByRole('button', { name: '更多' }).click();
       await page.getByText('保存视图').click();
@@ -297,12 +300,12 @@ describe('runtime on a phone, inbox, approval trail', () => {
       await signInUi(p, 'wang.operator', DEMO_PASSWORD);
       await p.goto('/a/e2e/expense');
       await p.locator('.record-card-item').first().waitFor();
-      await expect.poll(() => p.getByLabel('视图').locator('option').count()).toBe(2);
+      await poll(() => p.getByLabel('视图').locator('option').count()).toBe(2);
       await p.getByLabel('视图').selectOption({ label: '工装费用' });
-      await expect.poll(() => p.locator('.record-card-item').count()).toBe(2);
+      await poll(() => p.locator('.record-card-item').count()).toBe(2);
       await p.getByLabel('搜索').fill('刀具');
       await p.getByLabel('搜索').press('Enter');
-      await expect.poll(() => p.locator('.record-card-item').count()).toBe(1);
+      await poll(() => p.locator('.record-card-item').count()).toBe(1);
       expect((await horizontalOverflow(p)).scrollWidth).toBeLessThanOrEqual(390);
       await screenshot(p, 'list-phone');
       await p.context().close();
@@ -323,7 +326,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
       await page.getByLabel('或手动输入二维码内容').fill(`${server.url}${recordPath}`);
       await page.getByRole('button', { name: '打开', exact: true }).click();
       await page.waitForURL(`**${recordPath}`);
-      await expect.poll(() => page.getByTestId('record-title').textContent()).toMatch(/^EX-\d{4}-0004$/);
+      await poll(() => page.getByTestId('record-title').textContent()).toMatch(/^EX-\d{4}-0004$/);
       expect(await page.getByLabel('事由', { exact: true }).inputValue()).toBe('首件检验工装');
     } finally {
       await context.close();

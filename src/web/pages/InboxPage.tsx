@@ -26,6 +26,8 @@ export default function InboxPage() {
     <Card variant="borderless" className="inbox" title={<Typography.Title level={4} className="page-title">{t('inbox.title')}</Typography.Title>}>
       <Tabs
         activeKey={tab}
+        tabBarGutter={16}
+        className="inbox-tabs"
         onChange={(k) => void navigate(`/inbox/${k}`)}
         items={[
           { key: 'todo', label: <span>{t('inbox.todo')} {badge(c?.todo)}</span> },

@@ -204,7 +204,10 @@ function RecordView({ app, entity, me, record }: { app: AppDef; entity: EntityDe
       className={wide ? 'record-form record-form-wide' : 'record-form'}
       onFinish={() => onSave(false)}
       // a field's old complaint goes away as soon as it is changed
-      onValuesChange={(changed: Record<string, unknown>) => form.setFields(Object.keys(changed).map((name) => ({ name, errors: [] })))}
+      onValuesChange={(changed: Record<string, unknown>) => {
+        form.setFields(Object.keys(changed).map((name) => ({ name, errors: [] })));
+        if (form.getFieldsError().every((f) => f.errors.length === 0)) setProblem(null);
+      }}
     >
       {problem ? <Alert type="error" showIcon title={problem} className="form-problem" role="alert" /> : null}
       <div className="record-grid">
