@@ -11,6 +11,8 @@ import { ADMIN_PASSWORD, ADMIN_USERNAME, apiSession, launchBrowser, newContext, 
 
 const OUT = path.join(repoRoot, 'test-output/e2e');
 const APP = 'e2e_purchase';
+/** Each test is a whole design session: give a busy two-core machine room. */
+const SESSION_MS = 180_000;
 
 let server: TrellisServer;
 let browser: Browser;
@@ -273,7 +275,7 @@ describe('app builder', () => {
     const v2 = await admin.call<{ version: number; definition: { entities: { fields: { name: string }[] }[] } }>('GET', `/apps/${APP}`);
     expect(v2.body.version).toBe(2);
     expect(v2.body.definition.entities[0]!.fields.map((f) => f.name)).not.toContain('qty');
-  });
+  }, SESSION_MS);
 
   test('designs a two-level approval with an amount condition (> 50000 → CFO), shows a node problem on the node, publishes a new version', async () => {
     await page.getByTestId('tab-flow').click();
@@ -372,5 +374,5 @@ describe('app builder', () => {
     fs.mkdirSync(path.join(repoRoot, 'docs/screenshots'), { recursive: true });
     fs.copyFileSync(path.join(OUT, 'designer-form.png'), path.join(repoRoot, 'docs/screenshots/designer-form.png'));
     fs.copyFileSync(path.join(OUT, 'designer-approval.png'), path.join(repoRoot, 'docs/screenshots/designer-approval.png'));
-  });
+  }, SESSION_MS);
 });

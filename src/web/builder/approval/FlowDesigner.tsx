@@ -32,9 +32,9 @@ function sourceText(s: ApproverSource, bt: BT): string {
 
 function condText(c: Condition | undefined, entity: EntityDef | undefined, bt: BT, lbl: (l: EntityDef['label'] | undefined, f?: string) => string): string {
   if (!c) return bt('flow.notSet');
-  if ('and' in c) return c.and.map((x) => condText(x, entity, bt, lbl)).join(' 且 ');
-  if ('or' in c) return c.or.map((x) => condText(x, entity, bt, lbl)).join(' 或 ');
-  if ('not' in c) return `非 (${condText(c.not, entity, bt, lbl)})`;
+  if ('and' in c) return c.and.map((x) => condText(x, entity, bt, lbl)).join(` ${bt('cond.and')} `);
+  if ('or' in c) return c.or.map((x) => condText(x, entity, bt, lbl)).join(` ${bt('cond.or')} `);
+  if ('not' in c) return `${bt('cond.not')} (${condText(c.not, entity, bt, lbl)})`;
   const f = entity?.fields.find((x) => x.name === c.field);
   const v = c.value === undefined ? '' : Array.isArray(c.value) ? c.value.join(', ') : String(c.value);
   return `${f ? lbl(f.label, f.name) : c.field} ${bt(`op.${c.op}` as BuilderKey)} ${v}`.trim();
