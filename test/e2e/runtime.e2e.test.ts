@@ -270,6 +270,52 @@ describe('runtime on a phone, inbox, approval trail', () => {
     }
   });
 
+  test('return to the initiator (choosing the step), the record is editable again, resubmit', async () => {
+    const op = await apiSession(server, 'wang.operator', DEMO_PASSWORD);
+    const c = await op.call<{ id: string; version: number }>('POST', '/apps/e2e/entities/expense/records', { values: { title: '劳保用品', amount: '320.00', category: 'other', note: '手套' } });
+    expect(c.status).toBe(201);
+    expect((await op.call('POST', `/apps/e2e/entities/expense/records/${c.body.id}/submit`, { version: c.body.version })).status).toBe(202);
+
+    const lead = await newContext(browser, server, PHONE);
+    try {
+      const page = await lead.newPage();
+      await signInUi(page, 'li.teamlead', DEMO_PASSWORD);
+      await page.goto('/inbox/todo');
+      await page.getByTestId('inbox-item').first().locator('a').click();
+      await page.getByRole('button', { name: '退回', exact: true }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('radio', { name: '发起人' }).check();
+      await dialog.getByLabel('审批意见').fill('请补充发票');
+      await page.locator('#task-confirm').click();
+      await page.waitForURL('**/inbox/todo');
+    } finally {
+      await lead.close();
+    }
+
+    const mine = await newContext(browser, server, PHONE);
+    try {
+      const page = await mine.newPage();
+      await signInUi(page, 'wang.operator', DEMO_PASSWORD);
+      // while it is back with the initiator the document can be changed
+      await page.goto(`/a/e2e/expense/${c.body.id}`);
+      await page.getByLabel('事由', { exact: true }).fill('劳保用品（附发票）');
+      await page.getByTestId('record-save').click();
+      await page.getByText('已保存').first().waitFor();
+      await page.goto('/inbox/todo');
+      await page.getByTestId('inbox-item').first().locator('a').click();
+      await page.getByText('单据已退回给你').waitFor();
+      await page.getByRole('button', { name: '重新提交' }).click();
+      await page.waitForURL('**/inbox/todo');
+    } finally {
+      await mine.close();
+    }
+    const leadApi = await apiSession(server, 'li.teamlead', DEMO_PASSWORD);
+    const todo = await leadApi.call<{ items: Array<{ title: string }> }>('GET', '/workflow/inbox/todo');
+    expect(todo.body.items).toHaveLength(1);
+    const rec = await op.call<{ values: { title: string } }>('GET', `/apps/e2e/entities/expense/records/${c.body.id}`);
+    expect(rec.body.values.title).toBe('劳保用品（附发票）');
+  });
+
   test('list view: search, filter from the fields, saved view; phone cards without sideways scrolling', async () => {
     const context = await newContext(browser, server, { viewport: { width: 1280, height: 860 } });
     try {

@@ -247,4 +247,8 @@ export const en: Record<MessageKey, string> = {
   'trail.delegated': 'Delegated',
   'trail.signed': 'e-signed',
   'trail.title': 'Approval: {title}',
+  'task.resubmit': 'Resubmit',
+  'task.returnedHint': 'The document was returned to you: open it, change it and resubmit, or withdraw the approval.',
+  'form.inApprovalHint': 'This document is in approval and cannot be changed; withdraw it first to change it.',
+  'form.viewApproval': 'View approval',
 };

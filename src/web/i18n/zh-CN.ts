@@ -245,6 +245,10 @@ export const zhCN = {
   'trail.delegated': '委托',
   'trail.signed': '已电子签名',
   'trail.title': '审批：{title}',
+  'task.resubmit': '重新提交',
+  'task.returnedHint': '单据已退回给你：可以打开单据修改后重新提交，或撤回审批。',
+  'form.inApprovalHint': '单据正在审批中，不能修改；如需修改请先撤回。',
+  'form.viewApproval': '查看审批',
 };
 
 export type MessageKey = keyof typeof zhCN;

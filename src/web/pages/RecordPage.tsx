@@ -77,7 +77,13 @@ function RecordView({ app, entity, me, record }: { app: AppDef; entity: EntityDe
   useEffect(() => form.setFieldsValue(initial), [form, initial]);
   const values = (Form.useWatch([], form) as Record<string, unknown> | undefined) ?? initial;
 
-  const canWrite = record ? record.status === 'draft' && canDo(entity, me, 'write') : canDo(entity, me, 'create');
+  const approvals = useQuery({
+    queryKey: ['instances', app.name, entity.name, record?.id],
+    queryFn: () => api.get<{ items: InstanceView[] }>(`/workflow/instances?app=${app.name}&entity=${entity.name}&recordId=${record?.id ?? ''}`),
+    enabled: Boolean(record && record.status === 'draft'),
+  });
+  const running = approvals.data?.items.find((i) => i.status === 'running');
+  const canWrite = record ? record.status === 'draft' && !running && canDo(entity, me, 'write') : canDo(entity, me, 'create');
   const writable = (f: FieldDef) => canWrite && rights[f.name] !== 'read' && !lockedBy(f, record, entity);
   const visible = (f: FieldDef) => rights[f.name] !== 'hidden' && evalCond(f.visibleIf, values, me);
   const requiredNow = (f: FieldDef) => Boolean(f.required) || (f.requiredIf ? evalCond(f.requiredIf, values, me) : false);
@@ -209,6 +215,9 @@ function RecordView({ app, entity, me, record }: { app: AppDef; entity: EntityDe
         if (form.getFieldsError().every((f) => f.errors.length === 0)) setProblem(null);
       }}
     >
+      {running ? (
+        <Alert type="info" showIcon className="form-problem" title={t('form.inApprovalHint')} action={<Link to={`/approvals/${running.id}`}>{t('form.viewApproval')}</Link>} />
+      ) : null}
       {problem ? <Alert type="error" showIcon title={problem} className="form-problem" role="alert" /> : null}
       <div className="record-grid">
         {fields.map((f) => (

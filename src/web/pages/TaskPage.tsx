@@ -107,11 +107,16 @@ function TaskBody({ view }: { view: TaskView }) {
         }
       >
         {view.node?.name ? <Typography.Paragraph type="secondary">{label(view.node.name, 'zh-CN')}</Typography.Paragraph> : null}
-        {view.actions.length === 0 ? <Alert type="info" showIcon title={t('task.notYours')} /> : null}
+        {view.task.kind === 'resubmit' && view.task.status === 'pending' ? (
+          <Alert type="warning" showIcon title={t('task.returnedHint')} />
+        ) : view.actions.length === 0 ? (
+          <Alert type="info" showIcon title={t('task.notYours')} />
+        ) : null}
       </Card>
       <DocumentCard instance={view.instance} record={view.record} hidden={view.fields} />
       <ApprovalTrail instanceId={view.instance.id} />
-      {view.actions.length ? (
+      {view.task.kind === 'resubmit' && view.task.status === 'pending' ? <ResubmitActions instanceId={view.instance.id} /> : null}
+      {view.actions.length && view.task.kind !== 'resubmit' ? (
         <div className="sticky-actions">
           <Space wrap className="task-actions">
             {can('approve') ? <Button type="primary" onClick={() => open('approve')} className="touch-button" data-testid="task-approve">{t('task.approve')}</Button> : null}
@@ -221,5 +226,35 @@ export function ApprovalPage() {
       </Card>
       <ApprovalTrail instanceId={inst.id} />
     </Space>
+  );
+}
+
+/** A document returned to its initiator: resubmit it (after changing it) or withdraw the approval. */
+function ResubmitActions({ instanceId }: { instanceId: string }) {
+  const { t } = useI18n();
+  const { message, modal } = AntApp.useApp();
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const act = useMutation({
+    mutationFn: (action: 'resubmit' | 'withdraw') => api.post(`/workflow/instances/${instanceId}/actions`, { action }),
+    onSuccess: async () => {
+      void message.success(t('task.done'));
+      await queryClient.invalidateQueries({ queryKey: ['inbox'] });
+      await queryClient.invalidateQueries({ queryKey: COUNTS_KEY });
+      void navigate('/inbox/todo');
+    },
+    onError: (err) => void message.error(errorText(err, t)),
+  });
+  return (
+    <div className="sticky-actions">
+      <Space wrap>
+        <Button type="primary" className="touch-button" loading={act.isPending && act.variables === 'resubmit'} onClick={() => act.mutate('resubmit')}>
+          {t('task.resubmit')}
+        </Button>
+        <Button danger className="touch-button" onClick={() => modal.confirm({ title: t('task.confirmWithdraw'), onOk: () => act.mutateAsync('withdraw') })}>
+          {t('task.withdraw')}
+        </Button>
+      </Space>
+    </div>
   );
 }

@@ -5,6 +5,7 @@ import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
 import type { EntityDef, FieldDef } from '../api.ts';
 import { filterFields, type FilterRow } from './conditions.ts';
 import { useI18n, type MessageKey } from '../i18n/index.tsx';
+import { DepartmentPicker, UserPicker } from './FieldInput.tsx';
 import { FILTER_OPS, label } from './model.ts';
 
 export type { FilterRow } from './conditions.ts';
@@ -51,6 +52,18 @@ function ValueInput({ f, op, value, onChange, n }: { f: FieldDef; op: string; va
   const aria = `${t('list.value')} ${n}`;
   const inputType = f.type === 'date' ? 'date' : f.type === 'datetime' ? 'datetime-local' : 'text';
   const conv = (s: string) => (f.type === 'datetime' && s ? new Date(s).toISOString() : s);
+  if (f.type === 'user' || f.type === 'department') {
+    const id = `filter-value-${n}`;
+    const Picker = f.type === 'user' ? UserPicker : DepartmentPicker;
+    return (
+      <div className="filter-value">
+        <label htmlFor={id} className="visually-hidden">
+          {aria}
+        </label>
+        <Picker id={id} value={typeof value === 'string' ? value : null} onChange={(v) => onChange(v ?? undefined)} />
+      </div>
+    );
+  }
   if (f.type === 'boolean') {
     return <Select aria-label={aria} className="filter-value" value={value === undefined ? undefined : String(value)} onChange={onChange} options={[{ value: 'true', label: t('form.yes') }, { value: 'false', label: t('form.no') }]} />;
   }
