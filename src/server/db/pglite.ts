@@ -48,7 +48,9 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
             await t.exec(script);
           },
         }));
-        return fn(made.tx);
+        const r = await fn(made.tx);
+        await made.flush();
+        return r;
       });
       if (box.made) await afterCommit(box.made, notifier.notify, onHookError);
       return result;

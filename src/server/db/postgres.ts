@@ -41,6 +41,7 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
       try {
         await client.query('begin');
         result = await fn(made.tx);
+        await made.flush();
         await client.query('commit');
       } catch (err) {
         await client.query('rollback').catch(() => {});

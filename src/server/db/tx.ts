@@ -6,11 +6,14 @@ export interface MadeTx {
   hooks: Array<() => void | Promise<void>>;
   /** Channels to NOTIFY after commit. */
   channels: Set<string>;
+  /** Runs the statements queued with `beforeCommit` (one round trip); call right before commit. */
+  flush(): Promise<void>;
 }
 
 export function makeTx(sql: Sql): MadeTx {
   const hooks: Array<() => void | Promise<void>> = [];
   const channels = new Set<string>();
+  let queued: Array<Statement | (() => Statement | null)> = [];
   const tx: Tx = {
     query: (text, params) => sql.query(text, params),
     exec: (script) => sql.exec(script),
@@ -20,8 +23,31 @@ export function makeTx(sql: Sql): MadeTx {
     notifyAfterCommit: (channel) => {
       channels.add(channel);
     },
+    beforeCommit: (statement) => {
+      queued.push(statement);
+    },
   };
-  return { tx, hooks, channels };
+  const flush = async (): Promise<void> => {
+    // a queued function may queue more (rarely): loop until the queue stays empty
+    while (queued.length) {
+      const batch = queued;
+      queued = [];
+      const statements = batch.map((s) => (typeof s === 'function' ? s() : s)).filter((s): s is Statement => s !== null);
+      if (!statements.length) continue;
+      const all = combineStatements(statements);
+      await sql.query(all.text, all.params);
+    }
+  };
+  return { tx, hooks, channels, flush };
+}
+
+/**
+ * Runs a write-only statement before the transaction commits, batched with the others
+ * (`Tx.beforeCommit`), or at once when the transaction keeps no queue.
+ */
+export async function deferWrite(tx: Tx, statement: Statement): Promise<void> {
+  if (tx.beforeCommit) tx.beforeCommit(statement);
+  else await tx.query(statement.text, statement.params);
 }
 
 /** After a commit: wakes the channels, then runs the hooks. */
@@ -75,9 +101,12 @@ export function coalescedNotifier(send: (channel: string) => Promise<unknown>, o
  * Runs several statements as ONE round trip: each becomes a data-modifying CTE of a single
  * statement (`with s0 as (…), s1 as (…) select 1`), its `$n` placeholders renumbered. PostgreSQL
  * executes every data-modifying CTE exactly once, whether or not it is referenced. Only for
- * statements Trellis builds itself (no `$` inside literals); none may return rows the caller needs.
+ * statements Trellis builds itself (no `$` inside literals). With `resultOf` the combined
+ * statement answers the rows of that statement (its `returning`) instead of `select 1`. All the
+ * statements see one snapshot: none may read what another one writes, and no two may change the
+ * same row.
  */
-export function combineStatements(statements: readonly Statement[]): Statement {
+export function combineStatements(statements: readonly Statement[], resultOf?: number): Statement {
   if (statements.length === 1) return statements[0]!;
   const params: unknown[] = [];
   const ctes = statements.map((s, i) => {
@@ -86,5 +115,5 @@ export function combineStatements(statements: readonly Statement[]): Statement {
     const text = offset ? s.text.replace(/\$(\d+)/g, (_m, n: string) => `$${Number(n) + offset}`) : s.text;
     return `s${i} as (${text})`;
   });
-  return { text: `with ${ctes.join(', ')} select 1`, params };
+  return { text: `with ${ctes.join(', ')} ${resultOf === undefined ? 'select 1' : `select * from s${resultOf}`}`, params };
 }

@@ -31,6 +31,17 @@ export interface Tx extends Sql {
    * every writer is serialised behind one flush each.
    */
   notifyAfterCommit(channel: string): void;
+  /**
+   * Queues a WRITE-ONLY statement (a row nobody reads again inside this transaction: history,
+   * trail events, notifications, outbox events, audit entries). Everything queued is run as ONE
+   * combined statement (`combineStatements`) right before commit: one round trip for all of them.
+   * A function is called at that moment (for buffers that keep growing until commit) and may
+   * return null for nothing. The batch shares one snapshot: a queued statement must not depend on
+   * another queued one, nor be read by a later statement of the transaction. Optional, so views
+   * of a transaction (a savepoint per row) can leave it out: use `deferWrite`, which runs the
+   * statement at once when the transaction has no queue.
+   */
+  beforeCommit?(statement: Statement | (() => Statement | null)): void;
 }
 
 export type DatabaseKind = 'pglite' | 'postgres';

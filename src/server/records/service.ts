@@ -16,7 +16,8 @@
 // are not submittable are always editable and deletable; submit/cancel/amend refuse them.
 import type { Action } from '../../shared/definition.ts';
 import type { EvalContext } from '../../shared/condition-eval.ts';
-import { combineStatements, ident, type Sql, type Statement, type Tx } from '../db/index.ts';
+import { randomUUID } from 'node:crypto';
+import { combineStatements, deferWrite, ident, type Sql, type Statement, type Tx } from '../db/index.ts';
 import { auditStatement, outboxStatement } from '../platform/index.ts';
 import type { Actor, AppContext } from '../platform/index.ts';
 import { AppError, conflict, forbidden, notFound, validationFailed } from '../platform/index.ts';
@@ -28,7 +29,7 @@ import { childRowsFlat, prepareValues } from './prepare.ts';
 import { loadEntity, type EntitySchema } from './schema.ts';
 import { checkRefs, columnFields, dbError, deleteChildren, loadChildren, replaceChildren, rowToRecord, searchText } from './store.ts';
 import type { HistoryEntry, RecordJson, SubmitResult } from './types.ts';
-import { sameValue, toParam, type Issue } from './values.ts';
+import { JSON_TYPES, sameValue, toParam, type Issue } from './values.ts';
 
 export type RecordAction = 'create' | 'update' | 'submit' | 'cancel' | 'delete' | 'amend';
 
@@ -134,10 +135,10 @@ interface Trail {
 }
 
 /**
- * History, outbox event and audit entry of one action, in the action's transaction, written by
- * ONE statement (three data-modifying CTEs): one round trip instead of three.
+ * History, outbox event and audit entry of one action, as three statements for the caller to run
+ * in the action's transaction (they are write-only: nothing in the transaction reads them again).
  */
-async function writeTrail(tx: Tx, t: Trail): Promise<void> {
+function trailStatements(tx: Tx, t: Trail): Statement[] {
   const { schema, record, actor } = t;
   const app = schema.app.name;
   const entity = schema.entity.name;
@@ -160,8 +161,18 @@ async function writeTrail(tx: Tx, t: Trail): Promise<void> {
     { action: `record.${t.action}`, targetType: 'record', targetId: record.id, detail: { app, entity, name: record.name, version: record.version, changed } },
     t.at,
   );
-  const all = combineStatements([history, event, audit]);
-  await tx.query(all.text, all.params);
+  return [history, event, audit];
+}
+
+/**
+ * Writes the trail of one action: ONE combined statement (three data-modifying CTEs), queued to
+ * run right before commit together with the transaction's other write-only rows
+ * (`Tx.beforeCommit`), so it usually costs no round trip of its own.
+ */
+async function writeTrail(tx: Tx, t: Trail): Promise<void> {
+  const statements = trailStatements(tx, t);
+  if (tx.beforeCommit) for (const s of statements) tx.beforeCommit(s);
+  else await deferWrite(tx, combineStatements(statements));
 }
 
 function diff(schema: EntitySchema, before: Record<string, unknown> | null, after: Record<string, unknown>): Array<{ field: string; before: unknown; after: unknown }> {
@@ -237,6 +248,65 @@ async function insertRecord(
   return record;
 }
 
+/**
+ * Entities whose record is one row of plain values (no child tables, no jsonb fields): the
+ * record as written is known before the insert, exactly as it reads back.
+ */
+function plainRow(schema: EntitySchema): boolean {
+  return schema.children.size === 0 && !schema.entity.fields.some((f) => JSON_TYPES.has(f.type));
+}
+
+/**
+ * Create of a plain-row record: the row, its history, outbox event and audit entry in ONE
+ * statement (the row with a client-side id, the trail built from the same normalised values),
+ * so a create is begin, [naming counter], this statement, commit.
+ */
+async function insertWithTrail(
+  tx: Tx,
+  ctx: AppContext,
+  actor: Actor,
+  schema: EntitySchema,
+  prepared: Awaited<ReturnType<typeof prepareValues>>,
+  owner: string | null,
+  at: Date,
+): Promise<RecordJson> {
+  const values = prepared.values;
+  const name = await assignNumbers(tx, ctx, schema, at, values);
+  const id = randomUUID();
+  const uid = actor.principal.userId;
+  const cols = columnFields(schema).filter((f) => values[f.name] !== null && values[f.name] !== undefined);
+  const names = ['id', 'name', 'status', 'version', 'created_by', 'created_at', 'updated_by', 'updated_at', 'owner_department_id', 'amended_from', 'search_text', ...cols.map((f) => f.name)];
+  const params: unknown[] = [id, name, 'draft', 1, uid, at, uid, at, owner, null, searchText(schema, name, values), ...cols.map((f) => toParam(f, values[f.name]))];
+  const insert: Statement = {
+    text: `insert into ${ident(schema.table)} (${names.map(ident).join(', ')}) values (${params.map((_, i) => `$${i + 1}`).join(', ')}) returning *`,
+    params,
+  };
+  const stamp = at.toISOString();
+  const written: RecordJson = {
+    id,
+    name,
+    status: 'draft',
+    version: 1,
+    created_by: uid,
+    created_at: stamp,
+    updated_by: uid,
+    updated_at: stamp,
+    owner_department_id: owner,
+    amended_from: null,
+    submitted_at: null,
+    cancelled_at: null,
+    values: Object.fromEntries(columnFields(schema).map((f) => [f.name, values[f.name] ?? null])),
+  };
+  const trail = trailStatements(tx, { ctx, actor, schema, action: 'create', record: written, changes: diff(schema, null, written.values), at });
+  const all = combineStatements([insert, ...trail], 0);
+  try {
+    const r = await tx.query(all.text, all.params);
+    return rowToRecord(schema, r.rows[0]!);
+  } catch (err) {
+    throw dbError(err, schema);
+  }
+}
+
 async function accessOrThrow(ctx: AppContext, actor: Actor, schema: EntitySchema, action: Action): Promise<Access> {
   const access = accessFor(ctx, actor, schema, action);
   if (!access.allowed) throw forbidden(access.reason ?? `You may not ${action} ${schema.entity.name} records.`);
@@ -255,8 +325,10 @@ export async function createRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, ap
   failIfIssues(await checkRefs(tx, schema, prepared.refs), 'record');
   const at = ctx.clock.now();
   const owner = opts.ownerDepartmentId !== undefined ? opts.ownerDepartmentId : actor.principal.primaryDepartmentId;
-  const record = await insertRecord(tx, ctx, actor, schema, prepared, { ownerDepartmentId: owner, at });
-  await writeTrail(tx, { ctx, actor, schema, action: 'create', record, changes: diff(schema, null, record.values), at });
+  const record = plainRow(schema)
+    ? await insertWithTrail(tx, ctx, actor, schema, prepared, owner, at)
+    : await insertRecord(tx, ctx, actor, schema, prepared, { ownerDepartmentId: owner, at });
+  if (!plainRow(schema)) await writeTrail(tx, { ctx, actor, schema, action: 'create', record, changes: diff(schema, null, record.values), at });
   const out = visible(record, access.readable);
   if (prepared.warnings.length) out.warnings = prepared.warnings;
   return out;
