@@ -6,10 +6,10 @@
 //    document stays a draft "in approval".
 //  - Outcome: the final approval submits the document (records, skipHooks) in the transaction of
 //    the decision, and every outcome becomes an outbox event `trellis.workflow.<outcome>`.
-import type { Sql, Tx } from '../db/index.ts';
+import { deferWrite, type Sql, type Tx } from '../db/index.ts';
 import { getPublishedApp, type PublishedApp } from '../modeling/index.ts';
 import { getRecordInTx, recordHooks, submitRecordInTx, updateRecordInTx, type RecordJson } from '../records/index.ts';
-import { emitEvent } from '../platform/events/index.ts';
+import { outboxStatement } from '../platform/events/index.ts';
 import { systemActor, type Actor, type AppContext } from '../platform/context.ts';
 import { conflict, notFound, unprocessable, validationFailed } from '../platform/errors.ts';
 import { checkWorkflow, type WorkflowDef } from '../../shared/workflow-definition.ts';
@@ -109,13 +109,15 @@ export function linkRecords(ctx: AppContext): void {
     const c = linkedCtx!;
     const app = await getPublishedApp(tx, e.app);
     const known = Boolean(app?.entities.get(e.entity));
-    await emitEvent(tx, {
+    // write-only: the event goes with the transaction's other rows right before commit
+    const { statement } = outboxStatement(tx, {
       type: `trellis.workflow.${e.outcome}`,
       source: `/trellis/apps/${e.app}/${e.entity}`,
       subject: e.recordId,
       time: e.at,
       data: { instanceId: e.instanceId, app: e.app, appVersion: e.appVersion, workflow: e.workflow, entity: e.entity, recordId: e.recordId, outcome: e.outcome, by: e.actor.principal.username },
     });
+    await deferWrite(tx, statement);
     // last: the submit takes the audit chain's lock, held until commit
     if (e.outcome === 'approved' && known && !submitting.get(tx)?.has(key(e.app, e.entity, e.recordId))) {
       await submitRecordInTx(tx, c, systemActor, e.app, e.entity, e.recordId, { skipHooks: true });

@@ -2,7 +2,8 @@
 // become tasks; actions on tasks move the instance on. Every function runs inside the
 // caller's transaction and every mutation of an instance first locks its row, so two people
 // acting at once on the same instance are serialised and the second sees the first's result.
-import type { Tx } from '../db/index.ts';
+import { randomUUID } from 'node:crypto';
+import { combineStatements, deferWrite, type Statement, type Tx } from '../db/index.ts';
 import type { Actor } from '../platform/context.ts';
 import { conflict, forbidden, notFound, unprocessable } from '../platform/errors.ts';
 import {
@@ -19,6 +20,7 @@ import type { AppDef, Condition } from '../../shared/definition.ts';
 import { runOutcomeHooks, runRecordChangeHooks, workflowAction, type Outcome } from './hooks.ts';
 import { admins, managerOf, primaryDepartment, resolveApprovers, usersByName, type ResolveContext } from './resolve.ts';
 import { Tree } from './tree.ts';
+import { sendNotification } from '../notify/index.ts';
 
 export interface InstanceRow {
   id: string;
@@ -90,6 +92,8 @@ export interface Exec {
   actor: Actor;
   inst: InstanceRow;
   tree: Tree;
+  /** The instance's state as last written (saveInstance skips a write that changes nothing). */
+  saved?: string;
 }
 
 const LIVE_TASK = ['queued', 'pending', 'waiting'];
@@ -98,6 +102,75 @@ const minutes = (d: Date, m: number) => new Date(d.getTime() + m * 60_000);
 
 // ---------------------------------------------------------------------------------------------
 // small helpers
+
+interface EventRow {
+  instance_id: string;
+  k: number;
+  at: Date;
+  type: string;
+  node_id: string | null;
+  task_id: string | null;
+  actor_id: string | null;
+  actor_name: string;
+  on_behalf_of: string | null;
+  comment: string | null;
+  attachments: unknown[] | null;
+  detail: Record<string, unknown>;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+/**
+ * Trail events and notifications of a transaction are written by ONE insert each, right before
+ * commit (`Tx.beforeCommit`): nothing reads them inside the transaction. An event's `seq` is
+ * computed in that insert as the instance's max(seq) + its position among the transaction's
+ * events of that instance; the insert runs while the transaction still holds the instance lock,
+ * so the max it reads is the latest, and several executions on one instance in one
+ * transaction (a chunk of timers) continue one counter.
+ */
+interface Buffers {
+  events: EventRow[];
+  perInstance: Map<string, number>;
+  notifications: Array<{ user_id: string; kind: string; instance_id: string; task_id: string | null; title: string; body: string | null; created_at: Date }>;
+}
+const buffers = new WeakMap<Tx, Buffers>();
+
+function buffersOf(tx: Tx): Buffers | null {
+  if (!tx.beforeCommit) return null;
+  let b = buffers.get(tx);
+  if (!b) {
+    const fresh: Buffers = { events: [], perInstance: new Map(), notifications: [] };
+    buffers.set(tx, (b = fresh));
+    tx.beforeCommit(() => {
+      buffers.delete(tx);
+      return fresh.events.length ? eventsStatement(fresh.events) : null;
+    });
+    tx.beforeCommit(() => (fresh.notifications.length ? notificationsStatement(fresh.notifications) : null));
+  }
+  return b;
+}
+
+function eventsStatement(rows: EventRow[]): Statement {
+  return {
+    text: `insert into wf_events (instance_id, seq, at, type, node_id, task_id, actor_id, actor_name, on_behalf_of, comment, attachments, detail, ip, user_agent)
+     select e.instance_id, coalesce((select max(w.seq) from wf_events w where w.instance_id = e.instance_id), 0) + e.k, e.at, e.type, e.node_id, e.task_id,
+            e.actor_id, e.actor_name, e.on_behalf_of, e.comment, e.attachments, coalesce(e.detail, '{}'::jsonb), e.ip, e.user_agent
+       from jsonb_to_recordset($1::jsonb) as e(o int, instance_id uuid, k int, at timestamptz, type text, node_id text, task_id uuid, actor_id uuid,
+            actor_name text, on_behalf_of uuid, comment text, attachments jsonb, detail jsonb, ip text, user_agent text)
+      order by e.o`,
+    params: [JSON.stringify(rows.map((r, o) => ({ o, ...r })))],
+  };
+}
+
+function notificationsStatement(rows: Buffers['notifications']): Statement {
+  return {
+    text: `insert into wf_notifications (user_id, kind, instance_id, task_id, title, body, created_at)
+     select n.user_id, n.kind, n.instance_id, n.task_id, n.title, n.body, n.created_at
+       from jsonb_to_recordset($1::jsonb) as n(o int, user_id uuid, kind text, instance_id uuid, task_id uuid, title text, body text, created_at timestamptz)
+      order by n.o`,
+    params: [JSON.stringify(rows.map((r, o) => ({ o, ...r })))],
+  };
+}
 
 export async function addEvent(
   x: Exec,
@@ -114,52 +187,89 @@ export async function addEvent(
 ): Promise<void> {
   const p = e.system ? null : x.actor.principal;
   const meta = e.system ? null : x.actor.meta;
-  await x.tx.query(
-    `insert into wf_events (instance_id, seq, at, type, node_id, task_id, actor_id, actor_name, on_behalf_of, comment, attachments, detail, ip, user_agent)
-     values ($1, (select coalesce(max(seq), 0) + 1 from wf_events where instance_id = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-    [
-      x.inst.id,
-      x.now,
-      type,
-      e.nodeId ?? null,
-      e.taskId ?? null,
-      p && p.kind !== 'system' ? p.userId : null,
-      p ? p.username : 'system',
-      e.onBehalfOf ?? null,
-      e.comment ?? null,
-      e.attachments ? JSON.stringify(e.attachments) : null,
-      JSON.stringify(e.detail ?? {}),
-      meta?.ip ?? null,
-      meta?.userAgent ?? null,
-    ],
-  );
+  const row: EventRow = {
+    instance_id: x.inst.id,
+    k: 1,
+    at: x.now,
+    type,
+    node_id: e.nodeId ?? null,
+    task_id: e.taskId ?? null,
+    actor_id: p && p.kind !== 'system' ? p.userId : null,
+    actor_name: p ? p.username : 'system',
+    on_behalf_of: e.onBehalfOf ?? null,
+    comment: e.comment ?? null,
+    attachments: e.attachments ?? null,
+    detail: e.detail ?? {},
+    ip: meta?.ip ?? null,
+    user_agent: meta?.userAgent ?? null,
+  };
+  const b = buffersOf(x.tx);
+  if (b) {
+    row.k = (b.perInstance.get(x.inst.id) ?? 0) + 1;
+    b.perInstance.set(x.inst.id, row.k);
+    b.events.push(row);
+    return;
+  }
+  const s = eventsStatement([row]);
+  await x.tx.query(s.text, s.params);
 }
 
 export async function notify(x: Exec, userIds: string[], kind: 'task' | 'reminder' | 'escalation' | 'outcome' | 'cc' | 'returned', title: string, taskId?: string | null, body?: string): Promise<void> {
   if (userIds.length === 0) return;
-  await x.tx.query(
-    `insert into wf_notifications (user_id, kind, instance_id, task_id, title, body, created_at)
-     select u, $2, $3, $4, $5, $6, $7 from unnest($1::uuid[]) as u`,
-    [userIds, kind, x.inst.id, taskId ?? null, title, body ?? null, x.now],
-  );
+  const rows = userIds.map((u) => ({ user_id: u, kind, instance_id: x.inst.id, task_id: taskId ?? null, title, body: body ?? null, created_at: x.now }));
+  const b = buffersOf(x.tx);
+  if (b) {
+    b.notifications.push(...rows);
+    return;
+  }
+  const s = notificationsStatement(rows);
+  await x.tx.query(s.text, s.params);
+}
+
+function timerStatement(x: Exec, kind: string, dueAt: Date, refs: { taskId?: string; runId?: string }, payload: Record<string, unknown> = {}): Statement {
+  return {
+    text: `insert into wf_timers (due_at, kind, instance_id, task_id, run_id, payload, created_at) values ($1, $2, $3, $4, $5, $6, $7)`,
+    params: [dueAt, kind, x.inst.id, refs.taskId ?? null, refs.runId ?? null, JSON.stringify(payload), x.now],
+  };
 }
 
 async function addTimer(x: Exec, kind: string, dueAt: Date, refs: { taskId?: string; runId?: string }, payload: Record<string, unknown> = {}): Promise<void> {
-  await x.tx.query(
-    `insert into wf_timers (due_at, kind, instance_id, task_id, run_id, payload, created_at) values ($1, $2, $3, $4, $5, $6, $7)`,
-    [dueAt, kind, x.inst.id, refs.taskId ?? null, refs.runId ?? null, JSON.stringify(payload), x.now],
-  );
+  const s = timerStatement(x, kind, dueAt, refs, payload);
+  await x.tx.query(s.text, s.params);
+}
+
+/** Runs statements on different rows as one round trip (the first one's `returning` rows, if any). */
+async function runAll<R = Record<string, unknown>>(x: Exec, statements: Statement[]): Promise<R[]> {
+  const all = combineStatements(statements, /\breturning\b/i.test(statements[0]!.text) ? 0 : undefined);
+  return (await x.tx.query<R>(all.text, all.params)).rows;
+}
+
+function dropTimersStatement(taskIds: string[]): Statement {
+  return { text: 'delete from wf_timers where task_id = any($1::uuid[]) and fired_at is null', params: [taskIds] };
 }
 
 async function dropTaskTimers(x: Exec, taskIds: string[]): Promise<void> {
   if (taskIds.length) await x.tx.query('delete from wf_timers where task_id = any($1::uuid[]) and fired_at is null', [taskIds]);
 }
 
+function instanceState(inst: InstanceRow): string {
+  return JSON.stringify([inst.status, inst.round, inst.record, inst.ended_at]);
+}
+
+/** The instance row's update, or null when nothing changed since it was read or last written. */
+function instanceStatement(x: Exec): Statement | null {
+  const state = instanceState(x.inst);
+  if (x.saved === state) return null;
+  x.saved = state;
+  return {
+    text: `update wf_instances set status = $2, round = $3, record = $4, updated_at = $5, ended_at = $6 where id = $1`,
+    params: [x.inst.id, x.inst.status, x.inst.round, JSON.stringify(x.inst.record), x.now, x.inst.ended_at],
+  };
+}
+
 async function saveInstance(x: Exec): Promise<void> {
-  await x.tx.query(
-    `update wf_instances set status = $2, round = $3, record = $4, updated_at = $5, ended_at = $6 where id = $1`,
-    [x.inst.id, x.inst.status, x.inst.round, JSON.stringify(x.inst.record), x.now, x.inst.ended_at],
-  );
+  const s = instanceStatement(x);
+  if (s) await x.tx.query(s.text, s.params);
 }
 
 function outcomeEvent(x: Exec, outcome: Outcome) {
@@ -188,16 +298,39 @@ export async function lockInstance(tx: Tx, id: string, actor: Actor, now: Date):
   const r = await tx.query<InstanceRow>('select * from wf_instances where id = $1 for update', [id]);
   const inst = r.rows[0];
   if (!inst) throw notFound(`There is no approval instance ${id}.`);
-  return { tx, now, actor, inst, tree: new Tree(inst.definition) };
+  return { tx, now, actor, inst, tree: new Tree(inst.definition), saved: instanceState(inst) };
 }
 
-/** Loads a task, then locks its instance and reads the task again under that lock. */
+const TASK_COLUMNS = [
+  'id', 'instance_id', 'run_id', 'node_id', 'kind', 'assignee_id', 'on_behalf_of', 'origin', 'seq', 'blocks_task_id', 'status', 'decision', 'comment', 'auto',
+  'escalation_level', 'created_at', 'decided_at', 'decided_by', 'title', 'app', 'workflow', 'initiator_id',
+] as const;
+
+/**
+ * Locks a task's instance and reads the task, in ONE statement: `for update of i, t` locks the
+ * instance row first (the OF list's order), then the task row. A second approver who waited for
+ * the instance lock gets both rows as the first approver committed them (PostgreSQL re-reads
+ * every locked row after the wait), so "exactly one wins" holds: the loser sees its task
+ * cancelled. Every writer of wf_tasks holds the instance lock first, so the task lock never
+ * waits for someone who waits for us.
+ */
 export async function lockTask(tx: Tx, taskId: string, actor: Actor, now: Date): Promise<{ x: Exec; task: TaskRow }> {
-  const first = await tx.query<{ instance_id: string }>('select instance_id from wf_tasks where id = $1', [taskId]);
-  if (!first.rows[0]) throw notFound(`There is no approval task ${taskId}.`);
-  const x = await lockInstance(tx, first.rows[0].instance_id, actor, now);
-  const t = await tx.query<TaskRow>('select * from wf_tasks where id = $1', [taskId]);
-  return { x, task: t.rows[0]! };
+  const r = await tx.query<InstanceRow & Record<string, unknown>>(
+    `select i.*, ${TASK_COLUMNS.map((c) => `t.${c} as "t.${c}"`).join(', ')}
+       from wf_tasks t join wf_instances i on i.id = t.instance_id
+      where t.id = $1
+      for update of i, t`,
+    [taskId],
+  );
+  const row = r.rows[0];
+  if (!row) throw notFound(`There is no approval task ${taskId}.`);
+  const task = {} as Record<string, unknown>;
+  for (const c of TASK_COLUMNS) {
+    task[c] = row[`t.${c}`];
+    delete row[`t.${c}`];
+  }
+  const inst = row as InstanceRow;
+  return { x: { tx, now, actor, inst, tree: new Tree(inst.definition), saved: instanceState(inst) }, task: task as unknown as TaskRow };
 }
 
 async function runOf(x: Exec, runId: string): Promise<RunRow> {
@@ -250,23 +383,27 @@ export async function startInstance(tx: Tx, o: StartOptions): Promise<StartResul
     }
     picks[nodeId] = ids;
   }
-  const existing = await tx.query<{ id: string }>(
-    `select id from wf_instances where app = $1 and entity = $2 and record_id = $3 and status in ('running', 'returned')`,
-    [o.app, o.workflow.entity, o.recordId],
-  );
-  if (existing.rows[0]) throw conflict(`This document already has an approval in progress (instance ${existing.rows[0].id}). Withdraw it first or wait for its outcome.`, { instanceId: existing.rows[0].id });
   const title = o.title ?? `${o.workflow.label.zh} · ${o.recordId}`;
+  // at most one live instance per document (unique index wf_instances_live): the insert says so
   const ins = await tx.query<InstanceRow>(
     `insert into wf_instances (app, app_version, workflow, entity, record_id, title, definition, record, picks, scope, status, round, initiator_id, initiator_department_id, created_at, updated_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'running', 1, $11, $12, $13, $13) returning *`,
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'running', 1, $11, $12, $13, $13)
+     on conflict (app, entity, record_id) where status in ('running', 'returned') do nothing
+     returning *`,
     [o.app, o.appVersion, o.workflow.name, o.workflow.entity, o.recordId, title, JSON.stringify(o.workflow), JSON.stringify(o.record), JSON.stringify(picks), o.scope ? JSON.stringify(o.scope) : null, initiatorId, dept, o.now],
   );
-  const x: Exec = { tx, now: o.now, actor: o.actor, inst: ins.rows[0]!, tree: new Tree(o.workflow) };
+  if (!ins.rows[0]) {
+    const existing = await tx.query<{ id: string }>(
+      `select id from wf_instances where app = $1 and entity = $2 and record_id = $3 and status in ('running', 'returned')`,
+      [o.app, o.workflow.entity, o.recordId],
+    );
+    const id = existing.rows[0]?.id ?? null;
+    throw conflict(`This document already has an approval in progress (instance ${id}). Withdraw it first or wait for its outcome.`, { instanceId: id });
+  }
+  const x: Exec = { tx, now: o.now, actor: o.actor, inst: ins.rows[0], tree: new Tree(o.workflow) };
+  x.saved = instanceState(x.inst);
   await addEvent(x, 'started', { nodeId: o.workflow.root.id, detail: { appVersion: o.appVersion, workflow: o.workflow.name } });
-  await tx.query(
-    `insert into wf_node_runs (instance_id, node_id, node_type, round, status, started_at, ended_at) values ($1, $2, 'initiator', 1, 'completed', $3, $3)`,
-    [x.inst.id, o.workflow.root.id, o.now],
-  );
+  await deferWrite(tx, runStatement(x, { id: randomUUID(), node_id: o.workflow.root.id, node_type: 'initiator', parent_run_id: null, round: 1, status: 'completed', state: {} }));
   await continueAfter(x, o.workflow.root.id, null);
   await saveInstance(x);
   return { instanceId: x.inst.id, status: x.inst.status };
@@ -295,14 +432,33 @@ async function continueAfter(x: Exec, nodeId: string, parentRunId: string | null
   return continueAfter(x, run.node_id, run.parent_run_id);
 }
 
-async function insertRun(x: Exec, node: WorkflowNode, parentRunId: string | null, status: string, state: Record<string, unknown> = {}): Promise<RunRow> {
+type NewRun = Pick<RunRow, 'id' | 'node_id' | 'node_type' | 'parent_run_id' | 'round' | 'status' | 'state'>;
+
+function runStatement(x: Exec, run: NewRun): Statement {
+  const ended = ['active', 'waiting'].includes(run.status) ? null : x.now;
+  return {
+    text: `insert into wf_node_runs (id, instance_id, node_id, node_type, parent_run_id, round, status, state, started_at, ended_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    params: [run.id, x.inst.id, run.node_id, run.node_type, run.parent_run_id, run.round, run.status, JSON.stringify(run.state), x.now, ended],
+  };
+}
+
+function newRun(x: Exec, node: WorkflowNode, parentRunId: string | null, status: string, state: Record<string, unknown> = {}): RunRow {
   const ended = ['active', 'waiting'].includes(status) ? null : x.now;
-  const r = await x.tx.query<RunRow>(
-    `insert into wf_node_runs (instance_id, node_id, node_type, parent_run_id, round, status, state, started_at, ended_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning *`,
-    [x.inst.id, node.id, node.type, parentRunId, x.inst.round, status, JSON.stringify(state), x.now, ended],
-  );
-  return r.rows[0]!;
+  return { id: randomUUID(), instance_id: x.inst.id, node_id: node.id, node_type: node.type, parent_run_id: parentRunId, round: x.inst.round, status, state, started_at: x.now, ended_at: ended };
+}
+
+/**
+ * Writes a node run. A run that is over as it starts ('completed': condition, cc, action, end)
+ * is write-only for the rest of the transaction (returns look for approved people runs, joins
+ * for parallel runs, timers for active ones), so it goes with the rows written before commit.
+ */
+async function insertRun(x: Exec, node: WorkflowNode, parentRunId: string | null, status: string, state: Record<string, unknown> = {}): Promise<RunRow> {
+  const run = newRun(x, node, parentRunId, status, state);
+  const s = runStatement(x, run);
+  if (status === 'completed') await deferWrite(x.tx, s);
+  else await x.tx.query(s.text, s.params);
+  return run;
 }
 
 async function enterNode(x: Exec, node: WorkflowNode, parentRunId: string | null): Promise<void> {
@@ -316,8 +472,11 @@ async function enterNode(x: Exec, node: WorkflowNode, parentRunId: string | null
     case 'cc': {
       const ids = await resolveApprovers(x.tx, node.approvers, resolveCtx(x, node.id));
       await insertRun(x, node, parentRunId, 'completed', { users: ids });
-      for (const u of ids) {
-        await x.tx.query(`insert into wf_cc (instance_id, node_id, user_id, created_at) values ($1, $2, $3, $4) on conflict do nothing`, [x.inst.id, node.id, u, x.now]);
+      if (ids.length) {
+        await deferWrite(x.tx, {
+          text: `insert into wf_cc (instance_id, node_id, user_id, created_at) select $1::uuid, $2::text, u, $4::timestamptz from unnest($3::uuid[]) with ordinality as c(u, o) order by o on conflict do nothing`,
+          params: [x.inst.id, node.id, ids, x.now],
+        });
       }
       await notify(x, ids, 'cc', `${x.inst.title}`);
       await addEvent(x, 'cc', { nodeId: node.id, detail: { users: ids }, system: true });
@@ -343,8 +502,8 @@ async function enterNode(x: Exec, node: WorkflowNode, parentRunId: string | null
       return;
     }
     case 'delay': {
-      const run = await insertRun(x, node, parentRunId, 'active');
-      await addTimer(x, 'delay', minutes(x.now, node.minutes), { runId: run.id });
+      const run = newRun(x, node, parentRunId, 'active');
+      await runAll(x, [runStatement(x, run), timerStatement(x, 'delay', minutes(x.now, node.minutes), { runId: run.id })]);
       await addEvent(x, 'delay_started', { nodeId: node.id, detail: { minutes: node.minutes, until: minutes(x.now, node.minutes).toISOString() }, system: true });
       return;
     }
@@ -438,7 +597,12 @@ function modeOf(node: PeopleNode): 'any' | 'all' | 'sequential' | 'ratio' {
 }
 
 async function enterPeopleNode(x: Exec, node: PeopleNode, parentRunId: string | null): Promise<void> {
-  const run = await insertRun(x, node, parentRunId, 'active');
+  // the run is written with its tasks (or with its final status) below: one statement
+  const run = newRun(x, node, parentRunId, 'active');
+  const settle = async (status: string, state?: Record<string, unknown>) => {
+    const s = runStatement(x, { ...run, status, state: state ?? run.state });
+    await x.tx.query(s.text, s.params);
+  };
   const initiator = x.inst.initiator_id;
   let ids = await resolveApprovers(x.tx, node.approvers, resolveCtx(x, node.id));
   const foundAnyone = ids.length > 0;
@@ -456,42 +620,56 @@ async function enterPeopleNode(x: Exec, node: PeopleNode, parentRunId: string | 
   }
   if (ids.length === 0 && foundAnyone) {
     // everyone found was the initiator and skipped: the node has nothing to ask
-    await x.tx.query(`update wf_node_runs set status = 'skipped', ended_at = $2 where id = $1`, [run.id, x.now]);
+    await settle('skipped');
     return continueAfter(x, node.id, parentRunId);
   }
   if (ids.length === 0) {
     const rule = node.onEmpty ?? { action: 'admin' as const };
     if (rule.action === 'auto_approve') {
-      await x.tx.query(`update wf_node_runs set status = 'approved', state = '{"auto":"no_approver"}', ended_at = $2 where id = $1`, [run.id, x.now]);
+      await settle('approved', { auto: 'no_approver' });
       await addEvent(x, 'auto_approved', { nodeId: node.id, detail: { reason: 'no_approver' }, system: true });
       return continueAfter(x, node.id, parentRunId);
     }
     if (rule.action === 'auto_reject') {
-      await x.tx.query(`update wf_node_runs set status = 'rejected', state = '{"auto":"no_approver"}', ended_at = $2 where id = $1`, [run.id, x.now]);
+      await settle('rejected', { auto: 'no_approver' });
       await addEvent(x, 'auto_rejected', { nodeId: node.id, detail: { reason: 'no_approver' }, system: true });
       return finish(x, 'rejected');
     }
     ids = rule.action === 'user' ? await usersByName(x.tx, [rule.user]) : [];
     if (ids.length === 0) ids = await admins(x.tx);
     if (ids.length === 0) {
-      await x.tx.query(`update wf_node_runs set status = 'rejected', ended_at = $2 where id = $1`, [run.id, x.now]);
+      await settle('rejected');
       await addEvent(x, 'auto_rejected', { nodeId: node.id, detail: { reason: 'no_approver_no_admin' }, system: true });
       return finish(x, 'rejected');
     }
     await addEvent(x, 'no_approver_fallback', { nodeId: node.id, detail: { rule: rule.action, users: ids }, system: true });
   }
   const kind = node.type === 'handler' ? 'handle' : 'approve';
-  for (const [i, u] of ids.entries()) {
-    if (autoInitiator && u === initiator) {
-      const t = await insertTask(x, run, node, kind, u, { seq: i, status: 'approved' });
-      await x.tx.query(`update wf_tasks set decision = 'approve', auto = true, decided_at = $2, decided_by = $3 where id = $1`, [t.id, x.now, u]);
-      await addEvent(x, 'auto_approved', { nodeId: node.id, taskId: t.id, detail: { reason: 'initiator_is_approver' }, system: true });
-    } else {
-      await insertTask(x, run, node, kind, u, { seq: i, status: 'queued' });
-    }
+  // the run, all its tasks and its auto-decision timer: one statement
+  const rows = ids.map((u, i) => {
+    const auto = autoInitiator && u === initiator;
+    return { id: randomUUID(), assignee: u, seq: i, status: (auto ? 'approved' : 'queued') as TaskStatus, auto };
+  });
+  const statements: Statement[] = [
+    {
+      text: `insert into wf_tasks (id, instance_id, run_id, node_id, kind, assignee_id, origin, seq, status, decision, auto, decided_at, decided_by, title, app, workflow, initiator_id, created_at)
+       select r.id, $1::uuid, $2::uuid, $3::text, $4::text, r.assignee, 'main', r.seq, r.status, case when r.auto then 'approve' end, r.auto,
+              case when r.auto then $5::timestamptz end, case when r.auto then r.assignee end, $6::text, $7::text, $8::text, $9::uuid, $5::timestamptz
+         from jsonb_to_recordset($10::jsonb) as r(id uuid, assignee uuid, seq int, status text, auto boolean)
+        order by r.seq
+       returning *`,
+      params: [x.inst.id, run.id, node.id, kind, x.now, x.inst.title, x.inst.app, x.inst.workflow, x.inst.initiator_id, JSON.stringify(rows)],
+    },
+    runStatement(x, run),
+  ];
+  if (node.sla?.auto) statements.push(timerStatement(x, 'auto', minutes(x.now, node.sla.auto.after), { runId: run.id }, { action: node.sla.auto.action }));
+  const inserted = await runAll<TaskRow>(x, statements);
+  const byId = new Map(inserted.map((t) => [t.id, t]));
+  const tasks = rows.map((r) => byId.get(r.id)!);
+  for (const t of tasks) {
+    if (t.auto) await addEvent(x, 'auto_approved', { nodeId: node.id, taskId: t.id, detail: { reason: 'initiator_is_approver' }, system: true });
   }
-  if (node.sla?.auto) await addTimer(x, 'auto', minutes(x.now, node.sla.auto.after), { runId: run.id }, { action: node.sla.auto.action });
-  await evaluateNode(x, run.id);
+  await evaluateNode(x, run.id, { run, tasks });
 }
 
 interface TaskOpts {
@@ -513,41 +691,40 @@ async function insertTask(x: Exec, run: RunRow | null, node: WorkflowNode, kind:
   return task;
 }
 
-/** Someone on leave has a standing delegation: their new tasks go to the delegate. */
-async function delegateOf(x: Exec, userId: string): Promise<string | null> {
-  const r = await x.tx.query<{ delegate_id: string }>(
-    `select d.delegate_id from wf_delegations d join users u on u.id = d.delegate_id and u.active
-      where d.user_id = $1 and d.revoked_at is null and d.starts_at <= $2 and d.ends_at > $2 and (d.app is null or d.app = $3)
-      order by d.created_at desc limit 1`,
-    [userId, x.now, x.inst.app],
-  );
-  return r.rows[0]?.delegate_id ?? null;
-}
-
-/** A task becomes actionable: delegation applies, the assignee is told, SLA timers start. */
+/**
+ * A task becomes actionable: a standing delegation applies (someone on leave: the task goes to
+ * the delegate), the assignee is told, SLA timers start. The delegation lookup, the task's update
+ * and its timers are one statement.
+ */
 async function activate(x: Exec, task: TaskRow): Promise<void> {
-  let assignee = task.assignee_id;
-  let onBehalf = task.on_behalf_of;
-  if (!onBehalf && task.kind !== 'resubmit') {
-    const d = await delegateOf(x, assignee);
-    if (d) {
-      onBehalf = assignee;
-      assignee = d;
-      await addEvent(x, 'delegated', { nodeId: task.node_id, taskId: task.id, detail: { from: onBehalf, to: d }, system: true });
-    }
-  }
-  await x.tx.query(`update wf_tasks set status = 'pending', assignee_id = $2, on_behalf_of = $3, created_at = $4 where id = $1`, [task.id, assignee, onBehalf, x.now]);
-  task.status = 'pending';
-  task.assignee_id = assignee;
-  task.on_behalf_of = onBehalf;
-  await notify(x, [assignee], task.kind === 'resubmit' ? 'returned' : 'task', x.inst.title, task.id);
+  const delegable = !task.on_behalf_of && task.kind !== 'resubmit';
   const node = x.tree.has(task.node_id) ? x.tree.node(task.node_id) : null;
   const sla = node && (node.type === 'approver' || node.type === 'handler') ? node.sla : undefined;
-  if (sla?.remind) await addTimer(x, 'remind', minutes(x.now, sla.remind.after), { taskId: task.id }, { every: sla.remind.every ?? null });
+  const statements: Statement[] = [
+    {
+      text: `update wf_tasks t set status = 'pending', created_at = $2,
+              assignee_id = coalesce(d.delegate_id, t.assignee_id),
+              on_behalf_of = case when d.delegate_id is null then t.on_behalf_of else t.assignee_id end
+         from (select (select dl.delegate_id from wf_delegations dl join users u on u.id = dl.delegate_id and u.active
+                        where dl.user_id = $3::uuid and dl.revoked_at is null and dl.starts_at <= $2 and dl.ends_at > $2 and (dl.app is null or dl.app = $4::text)
+                        order by dl.created_at desc limit 1) as delegate_id) d
+        where t.id = $1
+        returning t.assignee_id, t.on_behalf_of`,
+      params: [task.id, x.now, delegable ? task.assignee_id : null, x.inst.app],
+    },
+  ];
+  if (sla?.remind) statements.push(timerStatement(x, 'remind', minutes(x.now, sla.remind.after), { taskId: task.id }, { every: sla.remind.every ?? null }));
   if (sla?.escalate) {
     const max = sla.escalate.maxLevels ?? (sla.escalate.repeat ? 20 : 1);
-    if (task.escalation_level < max) await addTimer(x, 'escalate', minutes(x.now, sla.escalate.after), { taskId: task.id }, { level: task.escalation_level });
+    if (task.escalation_level < max) statements.push(timerStatement(x, 'escalate', minutes(x.now, sla.escalate.after), { taskId: task.id }, { level: task.escalation_level }));
   }
+  const [row] = await runAll<{ assignee_id: string; on_behalf_of: string | null }>(x, statements);
+  const delegatedFrom = delegable && row!.on_behalf_of ? row!.on_behalf_of : null;
+  task.status = 'pending';
+  task.assignee_id = row!.assignee_id;
+  task.on_behalf_of = row!.on_behalf_of;
+  if (delegatedFrom) await addEvent(x, 'delegated', { nodeId: task.node_id, taskId: task.id, detail: { from: delegatedFrom, to: task.assignee_id }, system: true });
+  await notify(x, [task.assignee_id], task.kind === 'resubmit' ? 'returned' : 'task', x.inst.title, task.id);
 }
 
 /** The node's verdict from its tasks; null while undecided. */
@@ -570,19 +747,32 @@ export function nodeOutcome(tasks: Pick<TaskRow, 'status' | 'origin'>[], mode: s
   return mainOk && addedOk ? 'approved' : null;
 }
 
-async function evaluateNode(x: Exec, runId: string): Promise<void> {
-  const run = await runOf(x, runId);
+/** A people node's run and its tasks (in seq order), read in one statement. */
+async function runWithTasks(x: Exec, runId: string): Promise<{ run: RunRow; tasks: TaskRow[] }> {
+  const r = await x.tx.query<RunRow & { tasks: TaskRow[] }>(
+    `select r.*, coalesce((select json_agg(t order by t.seq, t.created_at) from wf_tasks t where t.run_id = r.id), '[]'::json) as tasks
+       from wf_node_runs r where r.id = $1`,
+    [runId],
+  );
+  const { tasks, ...run } = r.rows[0]!;
+  return { run, tasks };
+}
+
+/** Decides a people node when its tasks allow it, else makes the next people actionable. */
+async function evaluateNode(x: Exec, runId: string, known?: { run: RunRow; tasks: TaskRow[] }): Promise<void> {
+  const { run, tasks } = known ?? (await runWithTasks(x, runId));
   if (run.status !== 'active') return;
   const node = x.tree.node(run.node_id) as PeopleNode;
-  const tasks = (await x.tx.query<TaskRow>('select * from wf_tasks where run_id = $1 order by seq, created_at', [runId])).rows;
   const mode = modeOf(node);
   const verdict = nodeOutcome(tasks, mode, node.type === 'approver' ? node.ratio : undefined);
   if (verdict) {
     const open = tasks.filter((t) => LIVE_TASK.includes(t.status)).map((t) => t.id);
-    if (open.length) await x.tx.query(`update wf_tasks set status = 'cancelled' where id = any($1::uuid[])`, [open]);
-    await dropTaskTimers(x, open);
-    await x.tx.query(`delete from wf_timers where run_id = $1 and fired_at is null`, [runId]);
-    await x.tx.query(`update wf_node_runs set status = $2, ended_at = $3 where id = $1`, [runId, verdict, x.now]);
+    await runAll(x, [
+      { text: `update wf_node_runs set status = $2, ended_at = $3 where id = $1`, params: [runId, verdict, x.now] },
+      ...(open.length ? [{ text: `update wf_tasks set status = 'cancelled' where id = any($1::uuid[])`, params: [open] }] : []),
+      { text: `delete from wf_timers where fired_at is null and (run_id = $1 or task_id = any($2::uuid[]))`, params: [runId, open] },
+    ]);
+    run.status = verdict;
     await addEvent(x, verdict === 'approved' ? 'node_approved' : 'node_rejected', { nodeId: node.id, system: true });
     if (verdict === 'approved') return continueAfter(x, node.id, run.parent_run_id);
     return finish(x, 'rejected');
@@ -601,23 +791,25 @@ async function evaluateNode(x: Exec, runId: string): Promise<void> {
 /** Ends the instance: approved makes the document effective in this same transaction. */
 async function finish(x: Exec, outcome: 'approved' | 'rejected'): Promise<void> {
   if (x.inst.status !== 'running') return;
-  await cancelOpenWork(x);
   x.inst.status = outcome;
   x.inst.ended_at = x.now;
-  await saveInstance(x);
+  await cancelOpenWork(x, undefined, instanceStatement(x));
   await addEvent(x, outcome, { system: true });
   await notify(x, [x.inst.initiator_id], 'outcome', x.inst.title, null, outcome);
   await runOutcomeHooks(x.tx, outcomeEvent(x, outcome));
 }
 
-/** Cancels every open task, active run and pending timer of the instance. */
-async function cancelOpenWork(x: Exec, keepTaskId?: string): Promise<void> {
-  await x.tx.query(
-    `update wf_tasks set status = 'cancelled' where instance_id = $1 and status in ('queued', 'pending', 'waiting') and id is distinct from $2`,
-    [x.inst.id, keepTaskId ?? null],
-  );
-  await x.tx.query(`update wf_node_runs set status = 'cancelled', ended_at = $2 where instance_id = $1 and status in ('active', 'waiting')`, [x.inst.id, x.now]);
-  await x.tx.query(`delete from wf_timers where instance_id = $1 and fired_at is null`, [x.inst.id]);
+/** Cancels every open task, active run and pending timer of the instance (with `also`: one statement). */
+async function cancelOpenWork(x: Exec, keepTaskId?: string, also?: Statement | null): Promise<void> {
+  await runAll(x, [
+    {
+      text: `update wf_tasks set status = 'cancelled' where instance_id = $1 and status in ('queued', 'pending', 'waiting') and id is distinct from $2`,
+      params: [x.inst.id, keepTaskId ?? null],
+    },
+    { text: `update wf_node_runs set status = 'cancelled', ended_at = $2 where instance_id = $1 and status in ('active', 'waiting')`, params: [x.inst.id, x.now] },
+    { text: `delete from wf_timers where instance_id = $1 and fired_at is null`, params: [x.inst.id] },
+    ...(also ? [also] : []),
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -657,28 +849,37 @@ async function applyChanges(x: Exec, task: TaskRow, changes: Record<string, unkn
 }
 
 /** approve / reject / handle ("done"): records the decision and moves the instance on. */
-export async function decide(x: Exec, task: TaskRow, decision: 'approve' | 'reject', input: DecisionInput, opts: { auto?: boolean; onSigned?: (task: TaskRow) => Promise<void> } = {}): Promise<void> {
+export async function decide(
+  x: Exec,
+  task: TaskRow,
+  decision: 'approve' | 'reject',
+  input: DecisionInput,
+  opts: { auto?: boolean; onSigned?: (task: TaskRow) => Promise<void | Record<string, unknown>> } = {},
+): Promise<void> {
   if (!opts.auto) assertActionable(x, task, x.actor.principal.userId);
   if (task.kind === 'resubmit') throw unprocessable('This task asks you to resubmit the document; use resubmit or withdraw.');
   if (task.kind === 'handle' && decision === 'reject') throw unprocessable('A handling step has no verdict: mark it done, or return the document.');
   await applyChanges(x, task, input.changes);
   const status = decision === 'reject' ? 'rejected' : task.kind === 'handle' ? 'done' : 'approved';
-  await x.tx.query(
-    `update wf_tasks set status = $2, decision = $3, comment = $4, auto = $5, decided_at = $6, decided_by = $7 where id = $1`,
-    [task.id, status, decision, input.comment ?? null, opts.auto ?? false, x.now, opts.auto ? null : x.actor.principal.userId],
-  );
+  await runAll(x, [
+    {
+      text: `update wf_tasks set status = $2, decision = $3, comment = $4, auto = $5, decided_at = $6, decided_by = $7 where id = $1`,
+      params: [task.id, status, decision, input.comment ?? null, opts.auto ?? false, x.now, opts.auto ? null : x.actor.principal.userId],
+    },
+    dropTimersStatement([task.id]),
+  ]);
   task.status = status;
-  await dropTaskTimers(x, [task.id]);
+  // the signature (if any) is stored first so that the decision's trail event names it
+  const signed = opts.onSigned ? await opts.onSigned(task) : undefined;
   await addEvent(x, task.kind === 'handle' ? 'handled' : decision === 'approve' ? 'approve' : 'reject', {
     nodeId: task.node_id,
     taskId: task.id,
     comment: input.comment,
     attachments: input.attachments,
     onBehalfOf: task.on_behalf_of,
-    detail: { ...(input.changes ? { changes: input.changes } : {}), ...(opts.auto ? { auto: true } : {}) },
+    detail: { ...(input.changes ? { changes: input.changes } : {}), ...(opts.auto ? { auto: true } : {}), ...(signed ?? {}) },
     system: opts.auto,
   });
-  if (opts.onSigned) await opts.onSigned(task);
   // an added-before signer finished: the person who added them may decide again
   if (task.blocks_task_id && status !== 'rejected') {
     const others = await x.tx.query(`select 1 from wf_tasks where blocks_task_id = $1 and status in ('queued', 'pending', 'waiting')`, [task.blocks_task_id]);

@@ -116,11 +116,7 @@ export async function actOnTask(ctx: AppContext, actor: Actor, taskId: string, a
                 at: x.now,
                 document: signedDocument(x.inst),
               });
-              await tx.query(`update wf_events set detail = detail || $2::jsonb where instance_id = $1 and task_id = $3 and type in ('approve', 'reject')`, [
-                x.inst.id,
-                JSON.stringify({ signatureId: result.signatureId }),
-                t.id,
-              ]);
+              return { signatureId: result.signatureId }; // named in the decision's trail event
             }
           : undefined;
         await decide(x, task, a.action, { comment: a.comment, attachments: a.attachments, changes: a.changes }, { onSigned });
