@@ -1,7 +1,7 @@
 // One input per field type. Form.Item hands each control its id, value and onChange; values are
 // kept in the shape the records API takes (decimals as exact strings, dates as YYYY-MM-DD,
 // date-times as ISO UTC, durations in seconds, files as references).
-import { lazy, Suspense, useMemo, useState } from 'react';
+import { lazy, Suspense, useMemo, useRef, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { AutoComplete, Button, Card, Checkbox, DatePicker, Input, InputNumber, Modal, Select, Space, Switch, TreeSelect, Typography, App as AntApp } from 'antd';
 import { CameraOutlined, DeleteOutlined, EnvironmentOutlined, PaperClipOutlined, PlusOutlined, EditOutlined } from '@ant-design/icons';
@@ -295,6 +295,7 @@ function FilesInput({ id, image, value, onChange, disabled, fieldLabel }: { id?:
   const { t } = useI18n();
   const { message } = AntApp.useApp();
   const [busy, setBusy] = useState(false);
+  const picker = useRef<HTMLInputElement>(null);
   const files = asFiles(value);
   const pick = async (list: FileList | null) => {
     if (!list?.length) return;
@@ -326,12 +327,14 @@ function FilesInput({ id, image, value, onChange, disabled, fieldLabel }: { id?:
         </ul>
       ) : null}
       {!disabled ? (
-        <label className={`upload-button ant-btn ant-btn-default${busy ? ' is-busy' : ''}`}>
-          {image ? <CameraOutlined aria-hidden="true" /> : <PlusOutlined aria-hidden="true" />}
-          <span>{busy ? t('form.uploading') : image ? t('form.takePhoto') : t('form.upload')}</span>
+        <>
+          <Button id={id} icon={image ? <CameraOutlined /> : <PlusOutlined />} loading={busy} onClick={() => picker.current?.click()} className="touch-button">
+            {busy ? t('form.uploading') : image ? t('form.takePhoto') : t('form.upload')}
+          </Button>
           <input
-            id={id}
+            ref={picker}
             type="file"
+            tabIndex={-1}
             className="visually-hidden"
             aria-label={`${fieldLabel}: ${image ? t('form.takePhoto') : t('form.upload')}`}
             accept={image ? 'image/*' : undefined}
@@ -343,7 +346,7 @@ function FilesInput({ id, image, value, onChange, disabled, fieldLabel }: { id?:
               e.target.value = '';
             }}
           />
-        </label>
+        </>
       ) : null}
     </div>
   );
