@@ -216,6 +216,8 @@ export async function addEvent(
 
 export async function notify(x: Exec, userIds: string[], kind: 'task' | 'reminder' | 'escalation' | 'outcome' | 'cc' | 'returned', title: string, taskId?: string | null, body?: string): Promise<void> {
   if (userIds.length === 0) return;
+  // external channels (WeCom/DingTalk/Feishu/email): one queued outbox event, fanned out after commit; in-app stays below
+  await sendNotification(x.tx, { kind, userIds, title, body, taskId, instanceId: x.inst.id, app: x.inst.app, entity: x.inst.entity, recordId: x.inst.record_id, fromUserId: x.inst.initiator_id, at: x.now, inApp: false });
   const rows = userIds.map((u) => ({ user_id: u, kind, instance_id: x.inst.id, task_id: taskId ?? null, title, body: body ?? null, created_at: x.now }));
   const b = buffersOf(x.tx);
   if (b) {

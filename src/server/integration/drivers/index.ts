@@ -8,3 +8,7 @@ import './file.ts';
 import './http.ts';
 import './tryton.ts';
 import './sample-erp.ts';
+import './wecom.ts';
+import './dingtalk.ts';
+import './feishu.ts';
+import './smtp.ts';
