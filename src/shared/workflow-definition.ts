@@ -6,7 +6,7 @@
 // Durations are whole minutes. People are named by username (portable across installs and
 // readable in git); the engine resolves them to user ids when a task is created.
 import { z } from 'zod';
-import { Condition, IDENT_RE, Label, type EntityDef } from './definition.ts';
+import { Condition, IDENT_RE, Label, type EntityDef, type FieldDef } from './definition.ts';
 
 export const NODE_TYPES = ['initiator', 'approver', 'handler', 'cc', 'condition', 'parallel', 'delay', 'action', 'end'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
@@ -18,6 +18,12 @@ const NodeId = z
   .regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'a node id starts with a letter and uses letters, digits, "_" and "-"');
 const Username = z.string().min(1).max(100);
 const Minutes = z.number().int().positive().max(525_600, 'at most one year (525600 minutes)');
+/** A field of the document, or a path over link fields (`process_category.supervisor`), at most 3 hops. */
+const FieldPath = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,3}$/, 'a field name, or a path over link fields such as "process_category.supervisor"');
 
 /** Where the people of an approver / handler / CC node come from. Several sources are united. */
 export const ApproverSource = z.discriminatedUnion('kind', [
@@ -45,8 +51,12 @@ export const ApproverSource = z.discriminatedUnion('kind', [
       toTitle: z.string().min(1).max(100).optional(),
     })
     .strict(),
-  /** A `user` field of the document, or a `department` field (its head). */
-  z.object({ kind: z.literal('field'), field: z.string().min(1).max(40) }).strict(),
+  /**
+   * A `user` field of the document, or a `department` field (its head). The field may be reached
+   * through link fields: `process_category.supervisor` reads the supervisor of the record that the
+   * document's `process_category` link points at (a routing table a citizen developer edits).
+   */
+  z.object({ kind: z.literal('field'), field: FieldPath }).strict(),
   /** The initiator chooses when submitting (`picks[nodeId]`). */
   z.object({ kind: z.literal('initiator_pick'), multiple: z.boolean().optional() }).strict(),
   /** The initiator (confirmation by the person who submitted). */
@@ -67,17 +77,23 @@ export type EmptyRule = z.infer<typeof EmptyRule>;
 export const FIELD_ACCESS = ['editable', 'read_only', 'hidden'] as const;
 export type FieldAccess = (typeof FIELD_ACCESS)[number];
 
+/**
+ * `afterField` (on remind, escalate and auto): the number of minutes is read from this numeric
+ * field of the document (or a path over link fields) when the task starts, so one step can have
+ * a timeout per severity, per line or per routing-table row; `after` is used when the field is
+ * empty or not a positive number.
+ */
 export const Sla = z
   .object({
     /** Remind the assignee after N minutes, again every `every` minutes while pending. */
-    remind: z.object({ after: Minutes, every: Minutes.optional() }).strict().optional(),
+    remind: z.object({ after: Minutes, afterField: FieldPath.optional(), every: Minutes.optional() }).strict().optional(),
     /** Escalate to the assignee's manager after N minutes; repeat level by level up to `maxLevels`. */
     escalate: z
-      .object({ after: Minutes, repeat: z.boolean().optional(), maxLevels: z.number().int().min(1).max(20).optional() })
+      .object({ after: Minutes, afterField: FieldPath.optional(), repeat: z.boolean().optional(), maxLevels: z.number().int().min(1).max(20).optional() })
       .strict()
       .optional(),
     /** Decide automatically after N minutes. */
-    auto: z.object({ after: Minutes, action: z.enum(['approve', 'reject']) }).strict().optional(),
+    auto: z.object({ after: Minutes, afterField: FieldPath.optional(), action: z.enum(['approve', 'reject']) }).strict().optional(),
   })
   .strict();
 export type Sla = z.infer<typeof Sla>;
@@ -279,7 +295,29 @@ function chainAlwaysEnds(start: WorkflowNode | undefined): boolean {
  * fields named in conditions, sources and permissions exist on the entity (when given).
  * Returns every problem, each with a path by node id.
  */
-export function validateWorkflow(wf: WorkflowDef, entity?: EntityDef): WorkflowProblem[] {
+/**
+ * Follows a field path (`process_category.supervisor`) from an entity through its link fields.
+ * Without the app's entities only the first hop can be checked (`field` is then undefined for a
+ * path). Returns the last field, or a message a person can act on.
+ */
+export function followFieldPath(path: string, entity: EntityDef, entities?: readonly EntityDef[]): { field?: FieldDef; error?: string } {
+  const segs = path.split('.');
+  let cur: EntityDef | undefined = entity;
+  for (const [i, seg] of segs.entries()) {
+    const f: FieldDef | undefined = cur.fields.find((x) => x.name === seg);
+    if (!f) return { error: `unknown field "${seg}"${i ? ` in "${segs.slice(0, i).join('.')}"` : ''}: ${cur.name} has no such field` };
+    if (i === segs.length - 1) return { field: f };
+    if (f.type !== 'link') return { error: `"${seg}" is a ${f.type} field, not a link, so "${segs.slice(0, i + 2).join('.')}" cannot follow it` };
+    if (!entities) return {};
+    cur = entities.find((e) => e.name === f.target);
+    if (!cur) return { error: `the link "${seg}" points at "${f.target}", which is not an entity of this app` };
+  }
+  return {};
+}
+
+const NUMERIC_FIELD = (f: FieldDef) => f.type === 'integer' || f.type === 'decimal' || f.type === 'duration' || (f.type === 'formula' && (f.resultType === 'integer' || f.resultType === 'decimal'));
+
+export function validateWorkflow(wf: WorkflowDef, entity?: EntityDef, entities?: readonly EntityDef[]): WorkflowProblem[] {
   const problems: WorkflowProblem[] = [];
   const at = (id: string, rest?: string) => `workflows.${wf.name}.nodes.${id}${rest ? `.${rest}` : ''}`;
   const fields = entity ? new Map(entity.fields.map((f) => [f.name, f])) : null;
@@ -327,9 +365,9 @@ export function validateWorkflow(wf: WorkflowDef, entity?: EntityDef): WorkflowP
     if (n.type === 'approver' || n.type === 'handler' || n.type === 'cc') {
       if (n.approvers.length === 0) problems.push({ path: at(n.id, 'approvers'), message: `the ${n.type} node needs at least one source of people` });
       n.approvers.forEach((s, i) => {
-        if (s.kind === 'field') {
-          const f = fields?.get(s.field);
-          if (fields && !f) problems.push({ path: at(n.id, `approvers.${i}.field`), message: `unknown field "${s.field}": ${entity?.name} has no such field` });
+        if (s.kind === 'field' && entity) {
+          const { field: f, error } = followFieldPath(s.field, entity, entities);
+          if (error) problems.push({ path: at(n.id, `approvers.${i}.field`), message: error });
           else if (f && f.type !== 'user' && f.type !== 'department') {
             problems.push({ path: at(n.id, `approvers.${i}.field`), message: `field "${s.field}" is a ${f.type} field; use a user or department field` });
           }
@@ -343,6 +381,15 @@ export function validateWorkflow(wf: WorkflowDef, entity?: EntityDef): WorkflowP
     if (n.type === 'approver' && n.mode !== 'ratio' && n.ratio !== undefined) problems.push({ path: at(n.id, 'ratio'), message: 'ratio is only used with mode "ratio"' });
     if ('fields' in n && n.fields && fields) {
       for (const f of Object.keys(n.fields)) if (!known(f)) problems.push({ path: at(n.id, `fields.${f}`), message: `unknown field "${f}": ${entity?.name} has no such field` });
+    }
+    if ('sla' in n && n.sla && entity) {
+      for (const part of ['remind', 'escalate', 'auto'] as const) {
+        const ref = n.sla[part]?.afterField;
+        if (!ref) continue;
+        const { field: f, error } = followFieldPath(ref, entity, entities);
+        if (error) problems.push({ path: at(n.id, `sla.${part}.afterField`), message: error });
+        else if (f && !NUMERIC_FIELD(f)) problems.push({ path: at(n.id, `sla.${part}.afterField`), message: `field "${ref}" is a ${f.type} field; the minutes come from an integer, decimal or numeric formula field` });
+      }
     }
     if ('sla' in n && n.sla?.escalate && n.sla.auto && n.sla.auto.after <= n.sla.escalate.after) {
       problems.push({ path: at(n.id, 'sla.auto.after'), message: 'auto-decision comes before the first escalation: make auto.after larger than escalate.after' });
@@ -367,12 +414,12 @@ function nodePath(prefix: string, input: unknown, path: ReadonlyArray<PropertyKe
 }
 
 /** Parses and validates; throws nothing, returns the problems (schema problems first). */
-export function checkWorkflow(input: unknown, entity?: EntityDef): { workflow?: WorkflowDef; problems: WorkflowProblem[] } {
+export function checkWorkflow(input: unknown, entity?: EntityDef, entities?: readonly EntityDef[]): { workflow?: WorkflowDef; problems: WorkflowProblem[] } {
   const parsed = WorkflowDef.safeParse(input);
   if (!parsed.success) {
     const name = (input as { name?: unknown })?.name;
     const prefix = `workflows.${typeof name === 'string' ? name : '?'}`;
     return { problems: parsed.error.issues.map((i) => ({ path: nodePath(prefix, input, i.path), message: i.message })) };
   }
-  return { workflow: parsed.data, problems: validateWorkflow(parsed.data, entity) };
+  return { workflow: parsed.data, problems: validateWorkflow(parsed.data, entity, entities) };
 }

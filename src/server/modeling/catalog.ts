@@ -13,20 +13,31 @@ export interface CatalogEntry {
   file: string;
   name: string | undefined;
   definition: unknown;
+  /** A package folder (catalog/<folder>/app.yaml), which may also hold flows.yaml and demo.yaml. */
+  packageDir?: string;
 }
 
-/** Every definition file directly in catalog/ (YAML or JSON), sorted by file name. */
+const PACKAGE_APP_FILES = ['app.yaml', 'app.yml', 'app.json'];
+
+/**
+ * Every definition file directly in catalog/ (YAML or JSON), and every package folder's
+ * `app.yaml` (or app.json), sorted by file or folder name.
+ */
 export function readCatalog(dir = catalogDir): CatalogEntry[] {
   if (!fs.existsSync(dir)) return [];
   return fs
-    .readdirSync(dir)
-    .filter((f) => /\.(ya?ml|json)$/i.test(f))
-    .sort()
-    .map((f) => {
-      const file = path.join(dir, f);
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((d): Array<{ file: string; packageDir?: string; key: string }> => {
+      if (d.isFile() && /\.(ya?ml|json)$/i.test(d.name)) return [{ file: path.join(dir, d.name), key: d.name }];
+      if (!d.isDirectory()) return [];
+      const appFile = PACKAGE_APP_FILES.map((f) => path.join(dir, d.name, f)).find((f) => fs.existsSync(f));
+      return appFile ? [{ file: appFile, packageDir: path.join(dir, d.name), key: d.name }] : [];
+    })
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map(({ file, packageDir }) => {
       const definition = parseDefinition(fs.readFileSync(file, 'utf8'), formatOfPath(file));
       const name = definition && typeof definition === 'object' ? (definition as { name?: unknown }).name : undefined;
-      return { file, name: typeof name === 'string' ? name : undefined, definition };
+      return { file, name: typeof name === 'string' ? name : undefined, definition, ...(packageDir ? { packageDir } : {}) };
     });
 }
 

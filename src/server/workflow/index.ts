@@ -6,6 +6,7 @@ import { workflowMigrations } from './migrations.ts';
 import { workflowRoutes } from './routes.ts';
 import { startTimerWorker } from './timers.ts';
 import { linkRecords } from './integration.ts';
+import './actions.ts';
 
 export {
   onWorkflowOutcome,

@@ -18,7 +18,7 @@ import { evaluate } from './condition.ts';
 import { ConditionError, evaluateCondition } from '../../shared/condition-eval.ts';
 import type { AppDef, Condition } from '../../shared/definition.ts';
 import { runOutcomeHooks, runRecordChangeHooks, workflowAction, type Outcome } from './hooks.ts';
-import { admins, managerOf, primaryDepartment, resolveApprovers, usersByName, type ResolveContext } from './resolve.ts';
+import { admins, managerOf, primaryDepartment, resolveApprovers, slaMinutes, usersByName, type ResolveContext } from './resolve.ts';
 import { Tree } from './tree.ts';
 import { sendNotification } from '../notify/index.ts';
 
@@ -553,6 +553,9 @@ function resolveCtx(x: Exec, nodeId: string): ResolveContext {
     record: x.inst.record,
     picks: x.inst.picks,
     nodeId,
+    app: x.inst.app,
+    entity: x.inst.entity,
+    entities: x.inst.scope?.app.entities,
   };
 }
 
@@ -664,7 +667,7 @@ async function enterPeopleNode(x: Exec, node: PeopleNode, parentRunId: string | 
     },
     runStatement(x, run),
   ];
-  if (node.sla?.auto) statements.push(timerStatement(x, 'auto', minutes(x.now, node.sla.auto.after), { runId: run.id }, { action: node.sla.auto.action }));
+  if (node.sla?.auto) statements.push(timerStatement(x, 'auto', minutes(x.now, await slaMinutes(x.tx, node.sla.auto, resolveCtx(x, node.id))), { runId: run.id }, { action: node.sla.auto.action }));
   const inserted = await runAll<TaskRow>(x, statements);
   const byId = new Map(inserted.map((t) => [t.id, t]));
   const tasks = rows.map((r) => byId.get(r.id)!);
@@ -715,10 +718,10 @@ async function activate(x: Exec, task: TaskRow): Promise<void> {
       params: [task.id, x.now, delegable ? task.assignee_id : null, x.inst.app],
     },
   ];
-  if (sla?.remind) statements.push(timerStatement(x, 'remind', minutes(x.now, sla.remind.after), { taskId: task.id }, { every: sla.remind.every ?? null }));
+  if (sla?.remind) statements.push(timerStatement(x, 'remind', minutes(x.now, await slaMinutes(x.tx, sla.remind, resolveCtx(x, task.node_id))), { taskId: task.id }, { every: sla.remind.every ?? null }));
   if (sla?.escalate) {
     const max = sla.escalate.maxLevels ?? (sla.escalate.repeat ? 20 : 1);
-    if (task.escalation_level < max) statements.push(timerStatement(x, 'escalate', minutes(x.now, sla.escalate.after), { taskId: task.id }, { level: task.escalation_level }));
+    if (task.escalation_level < max) statements.push(timerStatement(x, 'escalate', minutes(x.now, await slaMinutes(x.tx, sla.escalate, resolveCtx(x, task.node_id))), { taskId: task.id }, { level: task.escalation_level }));
   }
   const [row] = await runAll<{ assignee_id: string; on_behalf_of: string | null }>(x, statements);
   const delegatedFrom = delegable && row!.on_behalf_of ? row!.on_behalf_of : null;
