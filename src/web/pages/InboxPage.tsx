@@ -1,9 +1,9 @@
 // The approver's inbox: to do, done, CC'd, started by me, with counts; bulk approve on "to do".
 // Each item opens the task (or the approval) page. Cards, not a table: same on a phone and a PC.
 import { useState } from 'react';
-import { Link, useNavigate, useParams } from 'react-router-dom';
+import { Link, useParams } from 'react-router-dom';
 import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
-import { Alert, App as AntApp, Badge, Button, Card, Checkbox, Empty, Space, Spin, Tabs, Typography } from 'antd';
+import { Alert, App as AntApp, Badge, Button, Checkbox, Empty, Space, Spin } from 'antd';
 import { api, type InboxItem } from '../api.ts';
 import { useI18n } from '../i18n/index.tsx';
 import { errorText } from '../session.ts';
@@ -18,26 +18,29 @@ export default function InboxPage() {
   const { tab: raw } = useParams();
   const tab: Tab = TABS.includes(raw as Tab) ? (raw as Tab) : 'todo';
   const { t } = useI18n();
-  const navigate = useNavigate();
   const counts = useInboxCounts();
   const c = counts.data;
   const badge = (n: number | undefined) => (n ? <Badge count={n} size="small" className="tab-badge" /> : null);
+  const tabs: Array<{ key: Tab; label: string; count?: number }> = [
+    { key: 'todo', label: t('inbox.todo'), count: c?.todo },
+    { key: 'done', label: t('inbox.done') },
+    { key: 'cc', label: t('inbox.cc'), count: c?.ccUnread },
+    { key: 'started', label: t('inbox.started') },
+  ];
+  // Links styled as tabs (each tab has its own address; antd's Card and Tabs stay off this page).
   return (
-    <Card variant="borderless" className="inbox" title={<Typography.Title level={4} className="page-title">{t('inbox.title')}</Typography.Title>}>
-      <Tabs
-        activeKey={tab}
-        tabBarGutter={16}
-        className="inbox-tabs"
-        onChange={(k) => void navigate(`/inbox/${k}`)}
-        items={[
-          { key: 'todo', label: <span>{t('inbox.todo')} {badge(c?.todo)}</span> },
-          { key: 'done', label: t('inbox.done') },
-          { key: 'cc', label: <span>{t('inbox.cc')} {badge(c?.ccUnread)}</span> },
-          { key: 'started', label: t('inbox.started') },
-        ]}
-      />
+    <section className="panel inbox">
+      <h1 className="panel-title">{t('inbox.title')}</h1>
+      <nav className="link-tabs" aria-label={t('inbox.title')}>
+        {tabs.map((x) => (
+          <Link key={x.key} to={`/inbox/${x.key}`} className={`link-tab${x.key === tab ? ' is-active' : ''}`} aria-current={x.key === tab ? 'page' : undefined}>
+            {x.label}
+            {badge(x.count)}
+          </Link>
+        ))}
+      </nav>
       <InboxList key={tab} tab={tab} />
-    </Card>
+    </section>
   );
 }
 
@@ -96,13 +99,13 @@ function InboxList({ tab }: { tab: Tab }) {
             ) : null}
             <Link to={link(i)} className="inbox-link">
               <div className="inbox-head">
-                <Typography.Text strong>{i.title}</Typography.Text>
+                <strong>{i.title}</strong>
                 {tab === 'cc' && !i.readAt ? <Badge status="processing" text={t('inbox.unread')} /> : null}
                 <StatusTag status={tab === 'done' ? (i.decision === 'reject' ? 'rejected' : i.status) : i.status} />
               </div>
-              <Typography.Text type="secondary" className="inbox-meta">
+              <span className="muted inbox-meta">
                 {t('inbox.from', { name: i.initiatorName })} · {formatDateTime(tab === 'done' && i.decidedAt ? i.decidedAt : i.createdAt, locale)}
-              </Typography.Text>
+              </span>
             </Link>
           </li>
         ))}
