@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIntegration } from '../src/server/integration/index.ts';
 import { DEMO_PASSWORD, loadPrincipalData } from '../src/server/platform/org/index.ts';
 import type { Actor } from '../src/server/platform/context.ts';
-import { workflowService as svc } from '../src/server/workflow/index.ts';
+import { TimerWorker, workflowService as svc } from '../src/server/workflow/index.ts';
 import { sendNotification } from '../src/server/notify/index.ts';
 import { testTarget } from './helpers/db.ts';
 import { createTestTrellis, loginAs, type TestSession, type TestTrellis } from './helpers/trellis.ts';
@@ -251,6 +251,33 @@ describe(`notifications (${testTarget})`, () => {
     clock.advanceMinutes(240); // 13:00: outside quiet hours
     const t4 = await taskFor('ma.teamlead');
     await waitFor('the email after quiet hours', () => mailsWith(t4).length >= 1);
+  });
+
+  it('an SLA escalation reaches the manager, and the outcome reaches the initiator, in their language', async () => {
+    const title = `Escalate ${randomUUID().slice(0, 8)}`;
+    const { instanceId } = await svc.start(t.ctx, await actor('wang.operator'), {
+      app: 'demo',
+      appVersion: 1,
+      workflow: flow('expense_sla', approver('lead', users('li.teamlead'), { sla: { escalate: { after: 30 } } })),
+      recordId: randomUUID(),
+      record: {},
+      title,
+    });
+    clock.advanceMinutes(31);
+    await new TimerWorker(t.ctx.db, clock, { workerId: 'notify-test' }).runOnce();
+    await waitFor('the escalation on WeCom and by email', () => robotsWith('wecom', `【超时升级】${title}`).length >= 1 && mailsWith(`【超时升级】${title}`).length >= 1);
+    await settled();
+    expect(robotsWith('wecom', `【超时升级】${title}`)).toHaveLength(1);
+    expect(robotsWith('dingtalk', `【超时升级】${title}`)).toHaveLength(0); // that channel takes tasks only
+    expect(mailsWith(`【超时升级】${title}`).map((m) => m.to)).toEqual([['zhao.director@hdjj.example.com']]);
+    const task = (await t.ctx.db.query<{ id: string }>(`select id from wf_tasks where instance_id = $1 and status = 'pending'`, [instanceId])).rows[0]!.id;
+    await svc.actOnTask(t.ctx, await actor('zhao.director'), task, { action: 'approve' });
+    await waitFor('the outcome email', () => mailsWith(`【审批结果】${title}`).length >= 1);
+    await settled();
+    const m = mailsWith(`【审批结果】${title}`);
+    expect(m).toHaveLength(1);
+    expect(m[0]!.subject).toBe(`【审批结果】${title}：已通过`);
+    expect(m[0]!.to).toEqual(['wang.operator@hdjj.example.com']);
   });
 
   it('templates: an override renders in the reader language, with placeholders from the notification', async () => {
