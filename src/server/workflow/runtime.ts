@@ -650,17 +650,29 @@ async function enterPeopleNode(x: Exec, node: PeopleNode, parentRunId: string | 
     await addEvent(x, 'no_approver_fallback', { nodeId: node.id, detail: { rule: rule.action, users: ids }, system: true });
   }
   const kind = node.type === 'handler' ? 'handle' : 'approve';
-  // the run, all its tasks and its auto-decision timer: one statement
+  // the run, all its tasks, their SLA timers and the node's auto-decision timer: one statement
   const rows = ids.map((u, i) => {
     const auto = autoInitiator && u === initiator;
     return { id: randomUUID(), assignee: u, seq: i, status: (auto ? 'approved' : 'queued') as TaskStatus, auto };
   });
+  // Undecided (the usual case): the people asked now (everyone, or the first in sequential mode)
+  // are inserted as pending straight away, a standing delegation applied in the insert — exactly
+  // what evaluateNode + activate would do to the queued tasks.
+  const mode = modeOf(node);
+  const undecided = nodeOutcome(rows.map((r) => ({ status: r.status, origin: 'main' as const })), mode, node.type === 'approver' ? node.ratio : undefined) === null;
+  const asked = undecided ? rows.filter((r) => r.status === 'queued').slice(0, mode === 'sequential' ? 1 : undefined) : [];
+  for (const r of asked) r.status = 'pending';
   const statements: Statement[] = [
     {
-      text: `insert into wf_tasks (id, instance_id, run_id, node_id, kind, assignee_id, origin, seq, status, decision, auto, decided_at, decided_by, title, app, workflow, initiator_id, created_at)
-       select r.id, $1::uuid, $2::uuid, $3::text, $4::text, r.assignee, 'main', r.seq, r.status, case when r.auto then 'approve' end, r.auto,
-              case when r.auto then $5::timestamptz end, case when r.auto then r.assignee end, $6::text, $7::text, $8::text, $9::uuid, $5::timestamptz
+      text: `insert into wf_tasks (id, instance_id, run_id, node_id, kind, assignee_id, on_behalf_of, origin, seq, status, decision, auto, decided_at, decided_by, title, app, workflow, initiator_id, created_at)
+       select r.id, $1::uuid, $2::uuid, $3::text, $4::text, coalesce(d.delegate_id, r.assignee), case when d.delegate_id is not null then r.assignee end, 'main', r.seq, r.status,
+              case when r.auto then 'approve' end, r.auto, case when r.auto then $5::timestamptz end, case when r.auto then r.assignee end, $6::text, $7::text, $8::text, $9::uuid, $5::timestamptz
          from jsonb_to_recordset($10::jsonb) as r(id uuid, assignee uuid, seq int, status text, auto boolean)
+         left join lateral (
+           select dl.delegate_id from wf_delegations dl join users u on u.id = dl.delegate_id and u.active
+            where r.status = 'pending' and dl.user_id = r.assignee and dl.revoked_at is null and dl.starts_at <= $5::timestamptz and dl.ends_at > $5::timestamptz
+              and (dl.app is null or dl.app = $7::text)
+            order by dl.created_at desc limit 1) d on true
         order by r.seq
        returning *`,
       params: [x.inst.id, run.id, node.id, kind, x.now, x.inst.title, x.inst.app, x.inst.workflow, x.inst.initiator_id, JSON.stringify(rows)],
@@ -668,13 +680,19 @@ async function enterPeopleNode(x: Exec, node: PeopleNode, parentRunId: string | 
     runStatement(x, run),
   ];
   if (node.sla?.auto) statements.push(timerStatement(x, 'auto', minutes(x.now, await slaMinutes(x.tx, node.sla.auto, resolveCtx(x, node.id))), { runId: run.id }, { action: node.sla.auto.action }));
+  for (const r of asked) statements.push(...(await slaTimers(x, { id: r.id, node_id: node.id, escalation_level: 0 })));
   const inserted = await runAll<TaskRow>(x, statements);
   const byId = new Map(inserted.map((t) => [t.id, t]));
   const tasks = rows.map((r) => byId.get(r.id)!);
   for (const t of tasks) {
     if (t.auto) await addEvent(x, 'auto_approved', { nodeId: node.id, taskId: t.id, detail: { reason: 'initiator_is_approver' }, system: true });
   }
-  await evaluateNode(x, run.id, { run, tasks });
+  if (!undecided) return evaluateNode(x, run.id, { run, tasks });
+  for (const r of asked) {
+    const t = byId.get(r.id)!;
+    if (t.on_behalf_of) await addEvent(x, 'delegated', { nodeId: node.id, taskId: t.id, detail: { from: t.on_behalf_of, to: t.assignee_id }, system: true });
+    await notify(x, [t.assignee_id], 'task', x.inst.title, t.id);
+  }
 }
 
 interface TaskOpts {
@@ -703,8 +721,6 @@ async function insertTask(x: Exec, run: RunRow | null, node: WorkflowNode, kind:
  */
 async function activate(x: Exec, task: TaskRow): Promise<void> {
   const delegable = !task.on_behalf_of && task.kind !== 'resubmit';
-  const node = x.tree.has(task.node_id) ? x.tree.node(task.node_id) : null;
-  const sla = node && (node.type === 'approver' || node.type === 'handler') ? node.sla : undefined;
   const statements: Statement[] = [
     {
       text: `update wf_tasks t set status = 'pending', created_at = $2,
@@ -718,11 +734,7 @@ async function activate(x: Exec, task: TaskRow): Promise<void> {
       params: [task.id, x.now, delegable ? task.assignee_id : null, x.inst.app],
     },
   ];
-  if (sla?.remind) statements.push(timerStatement(x, 'remind', minutes(x.now, await slaMinutes(x.tx, sla.remind, resolveCtx(x, task.node_id))), { taskId: task.id }, { every: sla.remind.every ?? null }));
-  if (sla?.escalate) {
-    const max = sla.escalate.maxLevels ?? (sla.escalate.repeat ? 20 : 1);
-    if (task.escalation_level < max) statements.push(timerStatement(x, 'escalate', minutes(x.now, await slaMinutes(x.tx, sla.escalate, resolveCtx(x, task.node_id))), { taskId: task.id }, { level: task.escalation_level }));
-  }
+  statements.push(...(await slaTimers(x, task)));
   const [row] = await runAll<{ assignee_id: string; on_behalf_of: string | null }>(x, statements);
   const delegatedFrom = delegable && row!.on_behalf_of ? row!.on_behalf_of : null;
   task.status = 'pending';
@@ -730,6 +742,19 @@ async function activate(x: Exec, task: TaskRow): Promise<void> {
   task.on_behalf_of = row!.on_behalf_of;
   if (delegatedFrom) await addEvent(x, 'delegated', { nodeId: task.node_id, taskId: task.id, detail: { from: delegatedFrom, to: task.assignee_id }, system: true });
   await notify(x, [task.assignee_id], task.kind === 'resubmit' ? 'returned' : 'task', x.inst.title, task.id);
+}
+
+/** The SLA timers (remind, escalate) a task starts when it becomes actionable, as statements. */
+async function slaTimers(x: Exec, task: Pick<TaskRow, 'id' | 'node_id' | 'escalation_level'>): Promise<Statement[]> {
+  const node = x.tree.has(task.node_id) ? x.tree.node(task.node_id) : null;
+  const sla = node && (node.type === 'approver' || node.type === 'handler') ? node.sla : undefined;
+  const out: Statement[] = [];
+  if (sla?.remind) out.push(timerStatement(x, 'remind', minutes(x.now, await slaMinutes(x.tx, sla.remind, resolveCtx(x, task.node_id))), { taskId: task.id }, { every: sla.remind.every ?? null }));
+  if (sla?.escalate) {
+    const max = sla.escalate.maxLevels ?? (sla.escalate.repeat ? 20 : 1);
+    if (task.escalation_level < max) out.push(timerStatement(x, 'escalate', minutes(x.now, await slaMinutes(x.tx, sla.escalate, resolveCtx(x, task.node_id))), { taskId: task.id }, { level: task.escalation_level }));
+  }
+  return out;
 }
 
 /** The node's verdict from its tasks; null while undecided. */
@@ -753,12 +778,17 @@ export function nodeOutcome(tasks: Pick<TaskRow, 'status' | 'origin'>[], mode: s
 }
 
 /** A people node's run and its tasks (in seq order), read in one statement. */
-async function runWithTasks(x: Exec, runId: string): Promise<{ run: RunRow; tasks: TaskRow[] }> {
-  const r = await x.tx.query<RunRow & { tasks: TaskRow[] }>(
-    `select r.*, coalesce((select json_agg(t order by t.seq, t.created_at) from wf_tasks t where t.run_id = r.id), '[]'::json) as tasks
+function runWithTasksStatement(runId: string): Statement {
+  return {
+    text: `select r.*, coalesce((select json_agg(t order by t.seq, t.created_at) from wf_tasks t where t.run_id = r.id), '[]'::json) as tasks
        from wf_node_runs r where r.id = $1`,
-    [runId],
-  );
+    params: [runId],
+  };
+}
+
+async function runWithTasks(x: Exec, runId: string): Promise<{ run: RunRow; tasks: TaskRow[] }> {
+  const s = runWithTasksStatement(runId);
+  const r = await x.tx.query<RunRow & { tasks: TaskRow[] }>(s.text, s.params);
   const { tasks, ...run } = r.rows[0]!;
   return { run, tasks };
 }
@@ -866,14 +896,29 @@ export async function decide(
   if (task.kind === 'handle' && decision === 'reject') throw unprocessable('A handling step has no verdict: mark it done, or return the document.');
   await applyChanges(x, task, input.changes);
   const status = decision === 'reject' ? 'rejected' : task.kind === 'handle' ? 'done' : 'approved';
-  await runAll(x, [
-    {
-      text: `update wf_tasks set status = $2, decision = $3, comment = $4, auto = $5, decided_at = $6, decided_by = $7 where id = $1`,
-      params: [task.id, status, decision, input.comment ?? null, opts.auto ?? false, x.now, opts.auto ? null : x.actor.principal.userId],
-    },
-    dropTimersStatement([task.id]),
-  ]);
+  // With the update, the node's run and tasks are read (as before it: the decided task is patched
+  // below); we hold the instance lock, so nobody else changes them. Not when an added-before
+  // signer finishes: that activates another task of the run first.
+  const prefetch = Boolean(task.run_id) && !task.blocks_task_id;
+  const all = combineStatements(
+    [
+      {
+        text: `update wf_tasks set status = $2, decision = $3, comment = $4, auto = $5, decided_at = $6, decided_by = $7 where id = $1`,
+        params: [task.id, status, decision, input.comment ?? null, opts.auto ?? false, x.now, opts.auto ? null : x.actor.principal.userId],
+      },
+      dropTimersStatement([task.id]),
+      ...(prefetch ? [runWithTasksStatement(task.run_id!)] : []),
+    ],
+    prefetch ? 2 : undefined,
+  );
+  const fetched = (await x.tx.query<RunRow & { tasks: TaskRow[] }>(all.text, all.params)).rows[0];
   task.status = status;
+  let known: { run: RunRow; tasks: TaskRow[] } | undefined;
+  if (prefetch && fetched) {
+    const { tasks, ...run } = fetched;
+    for (const t of tasks) if (t.id === task.id) t.status = status;
+    known = { run, tasks };
+  }
   // the signature (if any) is stored first so that the decision's trail event names it
   const signed = opts.onSigned ? await opts.onSigned(task) : undefined;
   await addEvent(x, task.kind === 'handle' ? 'handled' : decision === 'approve' ? 'approve' : 'reject', {
@@ -893,7 +938,7 @@ export async function decide(
       if (blocked) await activate(x, blocked);
     }
   }
-  if (task.run_id) await evaluateNode(x, task.run_id);
+  if (task.run_id) await evaluateNode(x, task.run_id, known);
 }
 
 export async function transfer(x: Exec, task: TaskRow, toUserId: string, comment?: string | null): Promise<string> {
