@@ -62,10 +62,16 @@ async function report(username: string, values: Record<string, unknown>): Promis
   return { recordId, instanceId };
 }
 
+/** Relays the outbox and sends what is due until nothing is pending or in flight (sends are async). */
 async function deliver(): Promise<void> {
   await relayOnce(t.ctx.db);
   const w = new DeliveryWorker(t.ctx, { workerId: 'andon-test' });
-  for (let i = 0; i < 5 && (await w.runOnce()) > 0; i++);
+  for (let i = 0; i < 200; i++) {
+    await w.runOnce();
+    const open = await t.ctx.db.query<{ n: number }>(`select count(*)::int as n from integration_deliveries where state in ('pending', 'in_flight')`);
+    if (open.rows[0]!.n === 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 beforeAll(async () => {
