@@ -46,7 +46,7 @@ const codeOf = (b: Record<string, unknown>) =>
 export function feishuContent(m: RobotMessage, msgtype: 'post' | 'text'): Record<string, unknown> {
   if (msgtype === 'text') return { msg_type: 'text', content: { text: `${m.title}\n${m.text}` } };
   const lines = m.text.split('\n').map((line) => [{ tag: 'text', text: line }]);
-  if (m.link) lines.push([{ tag: 'a', text: m.lang === 'en' ? 'Open' : '打开', href: m.link } as never]);
+  if (m.link && /^https?:\/\//.test(m.link)) lines.push([{ tag: 'a', text: m.lang === 'en' ? 'Open' : '打开', href: m.link } as never]);
   return { msg_type: 'post', content: { post: { [m.lang === 'en' ? 'en_us' : 'zh_cn']: { title: m.title, content: lines } } } };
 }
 
