@@ -90,25 +90,43 @@ function ConfigField({ spec, secret, labelOf }: { spec: FieldSpec; secret: boole
 }
 
 function ConnectorDrawer({ open, editing, drivers, onClose }: { open: boolean; editing: Connector | null; drivers: DriverInfo[]; onClose: () => void }) {
+  const { it } = useIntegrationI18n();
+  const size = useDrawerSize();
+  return (
+    <Drawer
+      open={open}
+      onClose={onClose}
+      size={size}
+      destroyOnHidden
+      title={editing ? it('conn.edit', { name: editing.name }) : it('conn.create')}
+      closable={{ 'aria-label': it('common.close') }}
+      data-testid="connector-drawer"
+    >
+      {/* Mounted per opening: the form starts from this connector, and typing is never reset. */}
+      <ConnectorForm key={editing?.id ?? 'new'} editing={editing} drivers={drivers} onClose={onClose} />
+    </Drawer>
+  );
+}
+
+function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | null; drivers: DriverInfo[]; onClose: () => void }) {
   const { it, locale, both } = useIntegrationI18n();
   const { message } = App.useApp();
   const problem = useProblem();
   const qc = useQueryClient();
-  const size = useDrawerSize();
   const [form] = Form.useForm<FormShape>();
-  const kind = Form.useWatch('kind', form) ?? editing?.kind ?? 'http';
-  const configValues = (Form.useWatch('config', form) ?? {}) as Record<string, unknown>;
+  const [initial] = useState((): FormShape => {
+    if (!editing) return { kind: 'http', name: '', enabled: true, config: { method: 'POST', auth: 'none' }, secrets: {} };
+    const { values, advanced } = splitConfig(editing.kind, editing.config);
+    return { kind: editing.kind, name: editing.name, description: editing.description ?? '', enabled: editing.enabled, config: values, secrets: {}, advanced };
+  });
+  const kind = Form.useWatch('kind', form) ?? initial.kind;
+  const configValues = (Form.useWatch('config', form) ?? initial.config) as Record<string, unknown>;
   const removeSecrets = Form.useWatch('removeSecrets', form) ?? false;
   const driver = drivers.find((d) => d.kind === kind);
   const spec = formOf(kind);
   const labelOf = (l: readonly [string, string]) => (locale === 'en' ? l[1] : l[0]);
   const [failure, setFailure] = useState<string | null>(null);
 
-  const initial = (): FormShape => {
-    if (!editing) return { kind: 'http', name: '', enabled: true, config: { method: 'POST', auth: 'none' }, secrets: {} };
-    const { values, advanced } = splitConfig(editing.kind, editing.config);
-    return { kind: editing.kind, name: editing.name, description: editing.description ?? '', enabled: editing.enabled, config: values, secrets: {}, advanced };
-  };
 
   const save = useMutation({
     mutationFn: (body: Record<string, unknown>) => (editing ? integrationApi.updateConnector(editing.id, body) : integrationApi.createConnector(body)),
@@ -149,31 +167,7 @@ function ConnectorDrawer({ open, editing, drivers, onClose }: { open: boolean; e
   };
 
   return (
-    <Drawer
-      open={open}
-      onClose={onClose}
-      size={size}
-      destroyOnHidden
-      title={editing ? it('conn.edit', { name: editing.name }) : it('conn.create')}
-      closable={{ 'aria-label': it('common.close') }}
-      data-testid="connector-drawer"
-      afterOpenChange={(o) => {
-        if (o) {
-          form.resetFields();
-          form.setFieldsValue(initial());
-          setFailure(null);
-        }
-      }}
-      footer={
-        <Space>
-          <Button onClick={onClose}>{it('common.cancel')}</Button>
-          <Button type="primary" loading={save.isPending} onClick={() => form.submit()} data-testid="connector-save">
-            {it('common.save')}
-          </Button>
-        </Space>
-      }
-    >
-      <Form form={form} layout="vertical" onFinish={submit} initialValues={initial()} requiredMark="optional">
+    <Form form={form} layout="vertical" onFinish={submit} initialValues={initial} requiredMark="optional">
         <Form.Item name="kind" label={it('conn.kind')} rules={[{ required: true, message: it('common.required') }]}>
           <Select disabled={!!editing} data-testid="connector-kind" options={drivers.map((d) => ({ value: d.kind, label: both(d.label, d.kind) }))} />
         </Form.Item>
@@ -214,8 +208,13 @@ function ConnectorDrawer({ open, editing, drivers, onClose }: { open: boolean; e
           </>
         ) : null}
         {failure ? <Alert type="error" showIcon title={failure} data-testid="connector-error" /> : null}
-      </Form>
-    </Drawer>
+        <div className="int-drawer-actions">
+          <Button onClick={onClose}>{it('common.cancel')}</Button>
+          <Button type="primary" htmlType="submit" loading={save.isPending} data-testid="connector-save">
+            {it('common.save')}
+          </Button>
+        </div>
+    </Form>
   );
 }
 

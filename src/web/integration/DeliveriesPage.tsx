@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, Card, Descriptions, Drawer, Input, Select, Space, Table, Tabs, Tag, Typography } from 'antd';
+import { Alert, App, Button, Card, Descriptions, Drawer, Input, Popconfirm, Select, Space, Table, Tabs, Tag, Typography } from 'antd';
 import { EyeOutlined, ReloadOutlined, RedoOutlined, SaveOutlined, StopOutlined } from '@ant-design/icons';
 import { DELIVERY_STATES, integrationApi, type Attempt, type Delivery, type DeliveryDetail } from './api.ts';
 import { useDrawerSize } from './ConnectorsPage.tsx';
@@ -15,10 +15,12 @@ import { useIntegrationI18n } from './i18n.ts';
 const PAGE = 20;
 const RETRYABLE = new Set(['dead', 'retrying', 'cancelled', 'pending']);
 const BULK_RETRYABLE = new Set(['dead', 'retrying', 'cancelled']);
+/** Confirmations open inside the drawer, so its focus trap keeps them reachable by keyboard. */
+const inside = (trigger: HTMLElement) => (trigger.closest('.ant-drawer-content') as HTMLElement | null) ?? document.body;
 
 function PayloadEditor({ d, onSaved }: { d: DeliveryDetail; onSaved: () => void }) {
   const { it } = useIntegrationI18n();
-  const { message, modal } = App.useApp();
+  const { message } = App.useApp();
   const problem = useProblem();
   const [text, setText] = useState(() => JSON.stringify(d.payload, null, 2));
   const [parseError, setParseError] = useState<string | null>(null);
@@ -46,7 +48,7 @@ function PayloadEditor({ d, onSaved }: { d: DeliveryDetail; onSaved: () => void 
       setParseError(it('common.invalidJson', { msg: (e as Error).message }));
     }
   };
-  const confirm = () => {
+  const commit = async () => {
     let payload: unknown;
     try {
       payload = JSON.parse(text);
@@ -54,12 +56,7 @@ function PayloadEditor({ d, onSaved }: { d: DeliveryDetail; onSaved: () => void 
       setParseError(it('common.invalidJson', { msg: (e as Error).message }));
       return;
     }
-    modal.confirm({
-      title: it('del.payloadConfirm', { id: d.id }),
-      okText: it('del.savePayload'),
-      cancelText: it('common.cancel'),
-      onOk: () => save.mutateAsync(payload).catch((err: unknown) => setFailure(problem(err))),
-    });
+    await save.mutateAsync(payload).catch((err: unknown) => setFailure(problem(err)));
   };
   const changed = text !== JSON.stringify(d.payload, null, 2);
   return (
@@ -84,9 +81,11 @@ function PayloadEditor({ d, onSaved }: { d: DeliveryDetail; onSaved: () => void 
         {parseError ?? it('del.payloadHelp')}
       </div>
       {editable ? (
-        <Button icon={<SaveOutlined />} style={{ marginTop: 8 }} disabled={!!parseError || !changed} loading={save.isPending} onClick={confirm} data-testid="payload-save">
-          {it('del.savePayload')}
-        </Button>
+        <Popconfirm title={it('del.payloadConfirm', { id: d.id })} okText={it('del.savePayload')} cancelText={it('common.cancel')} onConfirm={commit} getPopupContainer={inside} disabled={!!parseError || !changed}>
+          <Button icon={<SaveOutlined />} style={{ marginTop: 8 }} disabled={!!parseError || !changed} loading={save.isPending} data-testid="payload-save">
+            {it('del.savePayload')}
+          </Button>
+        </Popconfirm>
       ) : null}
       {failure ? <Alert type="error" showIcon title={failure} style={{ marginTop: 8 }} data-testid="payload-error" /> : null}
     </div>
@@ -118,7 +117,7 @@ function AttemptTable({ rows }: { rows: Attempt[] }) {
 
 function DeliveryDrawer({ id, onClose }: { id: number | null; onClose: () => void }) {
   const { it } = useIntegrationI18n();
-  const { message, modal } = App.useApp();
+  const { message } = App.useApp();
   const problem = useProblem();
   const qc = useQueryClient();
   const size = useDrawerSize(720);
@@ -129,37 +128,18 @@ function DeliveryDrawer({ id, onClose }: { id: number | null; onClose: () => voi
     refetchInterval: (q) => (q.state.data && ['pending', 'in_flight', 'retrying'].includes(q.state.data.state) ? 2000 : false),
   });
   const [failure, setFailure] = useState<string | null>(null);
-  useEffect(() => setFailure(null), [id]);
+  const [reason, setReason] = useState('');
+  useEffect(() => {
+    setFailure(null);
+    setReason('');
+  }, [id]);
   const refresh = () => void qc.invalidateQueries({ queryKey: ['integration'] });
   const retry = useMutation({ mutationFn: (x: number) => integrationApi.retry(x), onSuccess: () => { void message.success(it('del.retried')); refresh(); } });
   const skip = useMutation({ mutationFn: ({ x, reason }: { x: number; reason: string | null }) => integrationApi.skip(x, reason), onSuccess: () => { void message.success(it('del.skipped')); refresh(); } });
   const d = detail.data;
 
-  const confirmRetry = (x: DeliveryDetail) =>
-    modal.confirm({
-      title: it('del.retryConfirm', { id: x.id }),
-      okText: it('del.retry'),
-      cancelText: it('common.cancel'),
-      onOk: () => retry.mutateAsync(x.id).then(() => setFailure(null), (err: unknown) => setFailure(problem(err))),
-    });
-  const confirmSkip = (x: DeliveryDetail) => {
-    let reason = '';
-    modal.confirm({
-      title: it('del.skipConfirm', { id: x.id }),
-      content: (
-        <div style={{ marginTop: 8 }}>
-          <label htmlFor="skip-reason" className="int-label">
-            {it('del.skipReason')}
-          </label>
-          <Input.TextArea id="skip-reason" rows={2} maxLength={1000} onChange={(e) => (reason = e.target.value)} data-testid="skip-reason" />
-        </div>
-      ),
-      okText: it('del.skip'),
-      okButtonProps: { danger: true },
-      cancelText: it('common.cancel'),
-      onOk: () => skip.mutateAsync({ x: x.id, reason: reason.trim() || null }).then(() => setFailure(null), (err: unknown) => setFailure(problem(err))),
-    });
-  };
+  const doRetry = (x: DeliveryDetail) => retry.mutateAsync(x.id).then(() => setFailure(null), (err: unknown) => setFailure(problem(err)));
+  const doSkip = (x: DeliveryDetail) => skip.mutateAsync({ x: x.id, reason: reason.trim() || null }).then(() => setFailure(null), (err: unknown) => setFailure(problem(err)));
 
   return (
     <Drawer
@@ -172,12 +152,32 @@ function DeliveryDrawer({ id, onClose }: { id: number | null; onClose: () => voi
       extra={
         d ? (
           <Space wrap>
-            <Button type="primary" icon={<RedoOutlined />} disabled={!RETRYABLE.has(d.state)} loading={retry.isPending} onClick={() => confirmRetry(d)} data-testid="delivery-retry">
-              {it('del.retry')}
-            </Button>
-            <Button danger icon={<StopOutlined />} disabled={d.state === 'succeeded' || d.state === 'cancelled'} loading={skip.isPending} onClick={() => confirmSkip(d)} data-testid="delivery-skip">
-              {it('del.skip')}
-            </Button>
+            <Popconfirm title={it('del.retryConfirm', { id: d.id })} okText={it('del.retry')} cancelText={it('common.cancel')} onConfirm={() => doRetry(d)} getPopupContainer={inside} disabled={!RETRYABLE.has(d.state)}>
+              <Button type="primary" icon={<RedoOutlined />} disabled={!RETRYABLE.has(d.state)} loading={retry.isPending} data-testid="delivery-retry">
+                {it('del.retry')}
+              </Button>
+            </Popconfirm>
+            <Popconfirm
+              title={it('del.skipConfirm', { id: d.id })}
+              description={
+                <div className="int-skip-reason">
+                  <label htmlFor="skip-reason" className="int-label">
+                    {it('del.skipReason')}
+                  </label>
+                  <Input.TextArea id="skip-reason" rows={2} maxLength={1000} value={reason} onChange={(e) => setReason(e.target.value)} data-testid="skip-reason" />
+                </div>
+              }
+              okText={it('del.skip')}
+              okButtonProps={{ danger: true }}
+              cancelText={it('common.cancel')}
+              onConfirm={() => doSkip(d)}
+              getPopupContainer={inside}
+              disabled={d.state === 'succeeded' || d.state === 'cancelled'}
+            >
+              <Button danger icon={<StopOutlined />} disabled={d.state === 'succeeded' || d.state === 'cancelled'} loading={skip.isPending} data-testid="delivery-skip">
+                {it('del.skip')}
+              </Button>
+            </Popconfirm>
           </Space>
         ) : null
       }

@@ -76,10 +76,27 @@ function errMessage(e: unknown): string {
 
 function FlowDrawer({ open, editing, connectors, onClose }: { open: boolean; editing: Flow | null; connectors: Array<{ id: string; name: string }>; onClose: () => void }) {
   const { it } = useIntegrationI18n();
+  const size = useDrawerSize(760);
+  return (
+    <Drawer
+      open={open}
+      onClose={onClose}
+      size={size}
+      destroyOnHidden
+      title={editing ? it('flow.edit', { name: editing.name }) : it('flow.create')}
+      closable={{ 'aria-label': it('common.close') }}
+      data-testid="flow-drawer"
+    >
+      <FlowEditor key={editing?.id ?? 'new'} editing={editing} connectors={connectors} onClose={onClose} />
+    </Drawer>
+  );
+}
+
+function FlowEditor({ editing, connectors, onClose }: { editing: Flow | null; connectors: Array<{ id: string; name: string }>; onClose: () => void }) {
+  const { it } = useIntegrationI18n();
   const { message } = App.useApp();
   const problem = useProblem();
   const qc = useQueryClient();
-  const size = useDrawerSize(760);
   const [form] = Form.useForm<FlowForm>();
   const [sample, setSample] = useState(JSON.stringify(SAMPLE_EVENT, null, 2));
   const [preview, setPreview] = useState<Preview>({ state: 'idle' });
@@ -88,7 +105,6 @@ function FlowDrawer({ open, editing, connectors, onClose }: { open: boolean; edi
   const mapping = Form.useWatch('mapping', form) ?? '';
 
   useEffect(() => {
-    if (!open) return;
     let cancelled = false;
     setPreview({ state: 'running' });
     const timer = setTimeout(() => {
@@ -101,9 +117,9 @@ function FlowDrawer({ open, editing, connectors, onClose }: { open: boolean; edi
       cancelled = true;
       clearTimeout(timer);
     };
-  }, [mapping, sample, open]);
+  }, [mapping, sample]);
 
-  const initial = (): FlowForm => {
+  const [initial] = useState((): FlowForm => {
     if (!editing) return { name: '', connector: connectors[0]?.name ?? '', eventTypes: ['trellis.record.submitted'], enabled: true, burst: 10, maxConcurrency: 4, batchSize: 1, maxAttempts: 10, backoffBaseMs: 1000, backoffCapMs: 300_000 };
     return {
       name: editing.name,
@@ -128,7 +144,7 @@ function FlowDrawer({ open, editing, connectors, onClose }: { open: boolean; edi
       alertOldest: editing.alerts.oldestPendingSeconds ?? null,
       alertFailure: editing.alerts.failureRatePct ?? null,
     };
-  };
+  });
 
   const save = useMutation({
     mutationFn: (body: Partial<FlowInput>) => (editing ? integrationApi.updateFlow(editing.id, body) : integrationApi.createFlow(body)),
@@ -197,32 +213,7 @@ function FlowDrawer({ open, editing, connectors, onClose }: { open: boolean; edi
   );
 
   return (
-    <Drawer
-      open={open}
-      onClose={onClose}
-      size={size}
-      destroyOnHidden
-      title={editing ? it('flow.edit', { name: editing.name }) : it('flow.create')}
-      closable={{ 'aria-label': it('common.close') }}
-      data-testid="flow-drawer"
-      afterOpenChange={(o) => {
-        if (o) {
-          form.resetFields();
-          form.setFieldsValue(initial());
-          setFailure(null);
-          setServerPreview({ state: 'idle' });
-        }
-      }}
-      footer={
-        <Space>
-          <Button onClick={onClose}>{it('common.cancel')}</Button>
-          <Button type="primary" loading={save.isPending} onClick={() => form.submit()} data-testid="flow-save">
-            {it('common.save')}
-          </Button>
-        </Space>
-      }
-    >
-      <Form form={form} layout="vertical" onFinish={submit} initialValues={initial()} requiredMark="optional">
+      <Form form={form} layout="vertical" onFinish={submit} initialValues={initial} requiredMark="optional">
         <Row gutter={12}>
           <Col xs={24} sm={12}>
             <Form.Item name="name" label={it('common.name')} rules={[{ required: true, message: it('common.required') }, { pattern: NAME_RE, message: it('conn.nameInvalid') }]}>
@@ -325,37 +316,19 @@ function FlowDrawer({ open, editing, connectors, onClose }: { open: boolean; edi
           {num('alertFailure', it('flow.alertFailure'), undefined, 0, 100)}
         </Row>
         {failure ? <Alert type="error" showIcon title={failure} data-testid="flow-error" /> : null}
+        <div className="int-drawer-actions">
+          <Button onClick={onClose}>{it('common.cancel')}</Button>
+          <Button type="primary" htmlType="submit" loading={save.isPending} data-testid="flow-save">
+            {it('common.save')}
+          </Button>
+        </div>
       </Form>
-    </Drawer>
   );
 }
 
 function TestEventDrawer({ flow, onClose }: { flow: Flow | null; onClose: () => void }) {
   const { it } = useIntegrationI18n();
-  const { message } = App.useApp();
-  const problem = useProblem();
   const size = useDrawerSize(560);
-  const [type, setType] = useState('');
-  const [subject, setSubject] = useState('');
-  const [data, setData] = useState('');
-  const [failure, setFailure] = useState<string | null>(null);
-  const send = useMutation({
-    mutationFn: () => {
-      let parsed: unknown;
-      try {
-        parsed = data.trim() ? JSON.parse(data) : null;
-      } catch (e) {
-        throw new Error(it('common.invalidJson', { msg: (e as Error).message }), { cause: e });
-      }
-      const src = flow?.condition.app ? `/trellis/apps/${flow.condition.app}/${flow.condition.entity ?? 'test'}` : undefined;
-      return integrationApi.emitEvent({ type: type.trim(), subject: subject.trim() || null, partitionKey: subject.trim() || null, data: parsed, ...(src ? { source: src } : {}) });
-    },
-    onSuccess: (ev) => {
-      void message.success(it('flow.testEventSent', { id: ev.id }));
-      onClose();
-    },
-    onError: (err) => setFailure(problem(err)),
-  });
   return (
     <Drawer
       open={!!flow}
@@ -365,24 +338,42 @@ function TestEventDrawer({ flow, onClose }: { flow: Flow | null; onClose: () => 
       title={`${it('flow.testEventTitle')}${flow ? ` · ${flow.name}` : ''}`}
       closable={{ 'aria-label': it('common.close') }}
       data-testid="event-drawer"
-      afterOpenChange={(o) => {
-        if (o && flow) {
-          setType(flow.eventTypes[0]?.replace(/\*/g, 'test') ?? 'trellis.test.ping');
-          setSubject(`TEST-${Date.now().toString(36).toUpperCase()}`);
-          const c = flow.condition;
-          setData(JSON.stringify({ ...(c.app ? { app: c.app } : {}), ...(c.entity ? { entity: c.entity } : {}), action: 'test', record: SAMPLE_EVENT.data.record }, null, 2));
-          setFailure(null);
-        }
-      }}
-      footer={
-        <Space>
-          <Button onClick={onClose}>{it('common.cancel')}</Button>
-          <Button type="primary" icon={<SendOutlined />} loading={send.isPending} onClick={() => send.mutate()} disabled={!type.trim()} data-testid="event-send">
-            {it('flow.testEvent')}
-          </Button>
-        </Space>
-      }
     >
+      {flow ? <TestEventForm key={flow.id} flow={flow} onClose={onClose} /> : null}
+    </Drawer>
+  );
+}
+
+function TestEventForm({ flow, onClose }: { flow: Flow; onClose: () => void }) {
+  const { it } = useIntegrationI18n();
+  const { message } = App.useApp();
+  const problem = useProblem();
+  const c = flow.condition;
+  const [type, setType] = useState(() => flow.eventTypes[0]?.replace(/\*/g, 'test') ?? 'trellis.test.ping');
+  const [subject, setSubject] = useState(() => `TEST-${Date.now().toString(36).toUpperCase()}`);
+  const [data, setData] = useState(() =>
+    JSON.stringify({ ...(c.app ? { app: c.app } : {}), ...(c.entity ? { entity: c.entity } : {}), action: 'test', record: SAMPLE_EVENT.data.record }, null, 2),
+  );
+  const [failure, setFailure] = useState<string | null>(null);
+  const send = useMutation({
+    mutationFn: () => {
+      let parsed: unknown;
+      try {
+        parsed = data.trim() ? JSON.parse(data) : null;
+      } catch (e) {
+        throw new Error(it('common.invalidJson', { msg: (e as Error).message }), { cause: e });
+      }
+      const src = c.app ? `/trellis/apps/${c.app}/${c.entity ?? 'test'}` : undefined;
+      return integrationApi.emitEvent({ type: type.trim(), subject: subject.trim() || null, partitionKey: subject.trim() || null, data: parsed, ...(src ? { source: src } : {}) });
+    },
+    onSuccess: (ev) => {
+      void message.success(it('flow.testEventSent', { id: ev.id }));
+      onClose();
+    },
+    onError: (err) => setFailure(problem(err)),
+  });
+  return (
+    <>
       <Form layout="vertical">
         <Form.Item label={it('flow.testType')} htmlFor="event-type" required>
           <Input id="event-type" value={type} onChange={(e) => setType(e.target.value)} autoComplete="off" data-testid="event-type" />
@@ -395,7 +386,13 @@ function TestEventDrawer({ flow, onClose }: { flow: Flow | null; onClose: () => 
         </Form.Item>
       </Form>
       {failure ? <Alert type="error" showIcon title={failure} data-testid="event-error" /> : null}
-    </Drawer>
+      <div className="int-drawer-actions">
+        <Button onClick={onClose}>{it('common.cancel')}</Button>
+        <Button type="primary" icon={<SendOutlined />} loading={send.isPending} onClick={() => send.mutate()} disabled={!type.trim()} data-testid="event-send">
+          {it('flow.testEvent')}
+        </Button>
+      </div>
+    </>
   );
 }
 
