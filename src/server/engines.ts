@@ -9,7 +9,8 @@ import { integrationEngine } from './integration/index.ts';
 import { filesEngine } from './files/index.ts';
 import { viewsEngine } from './views/index.ts';
 import { iotEngine } from './iot/index.ts';
+import { dashboardsEngine } from './dashboards/index.ts';
 import { catalogEngine } from './catalog/index.ts';
 import { notifyEngine } from './notify/index.ts';
 
-export const engines: Engine[] = [platformEngine, modelingEngine, recordsEngine, excelEngine, workflowEngine, integrationEngine, notifyEngine, filesEngine, viewsEngine, iotEngine, catalogEngine];
+export const engines: Engine[] = [platformEngine, modelingEngine, recordsEngine, excelEngine, workflowEngine, integrationEngine, notifyEngine, filesEngine, viewsEngine, iotEngine, catalogEngine, dashboardsEngine];

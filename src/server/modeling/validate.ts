@@ -2,6 +2,7 @@
 // may be published. Problems come back with paths made of NAMES (`entities.ecn.fields.qty.type`),
 // never array indexes, and with messages that say what is allowed.
 import { checkWorkflow } from '../../shared/workflow-definition.ts';
+import { checkDashboards } from '../../shared/dashboard-definition.ts';
 import type { z } from 'zod';
 import {
   ACTIONS,
@@ -34,7 +35,7 @@ export function validateApp(input: unknown): ValidationResult {
   }
   const parsed = AppDef.safeParse(input);
   if (!parsed.success) return { ok: false, errors: dedupeErrors(translateIssues(input, parsed.error.issues, [])).slice(0, MAX_ERRORS) };
-  const errors = [...semanticErrors(parsed.data), ...workflowErrors(parsed.data)];
+  const errors = [...semanticErrors(parsed.data), ...workflowErrors(parsed.data), ...checkDashboards(parsed.data.dashboards, parsed.data).problems];
   return errors.length ? { ok: false, errors: dedupeErrors(errors).slice(0, MAX_ERRORS) } : { ok: true, app: parsed.data };
 }
 
