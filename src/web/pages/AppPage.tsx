@@ -8,6 +8,7 @@ import { PageLoading } from '../PageLoading.tsx';
 import { errorText } from '../session.ts';
 import { useAppDef, useMeContext } from '../runtime/hooks.ts';
 import { canDo, label } from '../runtime/model.ts';
+import { AppDashboardsSlot } from '../dashboards/index.tsx';
 
 export default function AppPage() {
   const { app: name = '' } = useParams();
@@ -45,6 +46,7 @@ export default function AppPage() {
           </Col>
         ))}
       </Row>
+      <AppDashboardsSlot app={app} />
     </Space>
   );
 }
