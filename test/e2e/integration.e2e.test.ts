@@ -54,6 +54,11 @@ class Receiver {
   }
 }
 
+/** expect.poll with a timeout that allows for a chunk to load and the server to answer (default 1 s). */
+function poll<T>(fn: () => T | Promise<T>, opts: { timeout: number } = { timeout: 15_000 }) {
+  return expect.poll(fn, opts);
+}
+
 let server: TrellisServer;
 let browser: Browser;
 let context: BrowserContext;
@@ -77,7 +82,7 @@ async function pick(select: Locator, text: string | RegExp): Promise<void> {
   await select.click();
   const input = (await select.evaluate((el) => el.tagName)) === 'INPUT' ? select : select.locator('input').first();
   let list: string | null = null;
-  await expect.poll(async () => (list = await input.getAttribute('aria-controls'))).toBeTruthy();
+  await poll(async () => (list = await input.getAttribute('aria-controls'))).toBeTruthy();
   const dropdown = page.locator('.ant-select-dropdown').filter({ has: page.locator(`[id="${list}"]`) });
   await dropdown.locator('.ant-select-item-option').filter({ hasText: text }).first().click();
 }
@@ -86,14 +91,14 @@ async function pick(select: Locator, text: string | RegExp): Promise<void> {
 async function popConfirm(name: string): Promise<void> {
   const pop = page.locator('.ant-popconfirm').filter({ visible: true });
   await pop.getByRole('button', { name }).click();
-  await expect.poll(() => page.locator('.ant-popconfirm').filter({ visible: true }).count()).toBe(0);
+  await poll(() => page.locator('.ant-popconfirm').filter({ visible: true }).count()).toBe(0);
 }
 
 /** Clicks the primary button of the confirmation dialog that is open. */
 async function confirm(name: string): Promise<void> {
   const dialog = page.locator('.ant-modal-confirm');
   await dialog.getByRole('button', { name }).click();
-  await expect.poll(() => dialog.count()).toBe(0);
+  await poll(() => dialog.count()).toBe(0);
 }
 
 async function noUnlabelled(where: string): Promise<void> {
@@ -140,18 +145,18 @@ describe('integration screens', () => {
     // The secret is a password input, and only the fields of the chosen authentication show.
     const token = drawer.getByLabel('Bearer 令牌');
     expect(await token.getAttribute('type')).toBe('password');
-    await expect.poll(() => drawer.getByLabel('密码', { exact: true }).count()).toBe(0);
+    await poll(() => drawer.getByLabel('密码', { exact: true }).count()).toBe(0);
     await token.fill('s3cret-token-4711');
     await noUnlabelled('the connector drawer');
     await shot('integration-connector-form', drawer);
     await drawer.getByTestId('connector-save').click();
-    await expect.poll(() => drawer.isVisible()).toBe(false);
+    await poll(() => drawer.isVisible()).toBe(false);
     const row = page.getByRole('row').filter({ hasText: CONNECTOR });
     await row.getByText('有密钥').waitFor();
 
     // Connection test: the receiver answers, the result stays beside the row.
     await page.getByTestId(`test-${CONNECTOR}`).click();
-    await expect.poll(async () => (await page.getByTestId(`test-result-${CONNECTOR}`).textContent()) ?? '').toContain('连接成功');
+    await poll(async () => (await page.getByTestId(`test-result-${CONNECTOR}`).textContent()) ?? '').toContain('连接成功');
 
     // Editing never shows the stored secret; the form says it is kept.
     await page.getByTestId(`edit-${CONNECTOR}`).click();
@@ -159,16 +164,16 @@ describe('integration screens', () => {
     expect(await drawer.getByLabel('Bearer 令牌').inputValue()).toBe('');
     expect(await drawer.getByLabel('目标地址 (URL)').inputValue()).toBe(`${rx.url}/orders`);
     await drawer.getByRole('button', { name: '取消' }).click();
-    await expect.poll(() => drawer.isVisible()).toBe(false);
+    await poll(() => drawer.isVisible()).toBe(false);
 
     // A second connector with the same name: the server refuses it, the drawer says why.
     await page.getByTestId('connector-create').click();
     await drawer.getByLabel('名称', { exact: true }).fill(CONNECTOR);
     await drawer.getByLabel('目标地址 (URL)').fill(`${rx.url}/other`);
     await drawer.getByTestId('connector-save').click();
-    await expect.poll(async () => (await drawer.getByTestId('connector-error').textContent()) ?? '').toContain('already exists');
+    await poll(async () => (await drawer.getByTestId('connector-error').textContent()) ?? '').toContain('already exists');
     await page.keyboard.press('Escape');
-    await expect.poll(() => drawer.isVisible()).toBe(false);
+    await poll(() => drawer.isVisible()).toBe(false);
 
     const list = await admin.call<{ items: Array<{ name: string; hasSecrets: boolean; config: { auth: string } }> }>('GET', '/integration/connectors');
     const made = list.body.items.find((c) => c.name === CONNECTOR)!;
@@ -192,17 +197,17 @@ describe('integration screens', () => {
     await drawer.getByLabel('字段映射 (JSONata)').fill('{ "order_no": subject, "amount": data.amount, "qty": data.qty }');
     // The preview evaluates the mapping against the sample event as one types.
     const preview = drawer.getByTestId('flow-preview');
-    await expect.poll(async () => (await preview.textContent()) ?? '').toContain('"order_no": "PO-2026-0001"');
+    await poll(async () => (await preview.textContent()) ?? '').toContain('"order_no": "PO-2026-0001"');
     await drawer.getByLabel('字段映射 (JSONata)').fill('{ "order_no": subject, "amount": data.(');
-    await expect.poll(async () => (await preview.textContent()) ?? '').toContain('映射出错');
+    await poll(async () => (await preview.textContent()) ?? '').toContain('映射出错');
     await drawer.getByLabel('字段映射 (JSONata)').fill('{ "order_no": subject, "amount": data.amount, "qty": data.qty }');
-    await expect.poll(async () => (await preview.textContent()) ?? '').toContain('"order_no"');
+    await poll(async () => (await preview.textContent()) ?? '').toContain('"order_no"');
     await drawer.getByLabel('最多尝试次数').fill('3');
     await drawer.getByLabel('积压超过 (条)').fill('50');
     await noUnlabelled('the flow drawer');
     await shot('integration-flow-form', drawer);
     await drawer.getByTestId('flow-save').click();
-    await expect.poll(() => drawer.isVisible()).toBe(false);
+    await poll(() => drawer.isVisible()).toBe(false);
     await page.getByRole('row').filter({ hasText: FLOW }).waitFor();
 
     const flows = await admin.call<{ items: Array<{ name: string; eventTypes: string[]; maxAttempts: number; alerts: { backlog?: number } }> }>('GET', '/integration/flows');
@@ -233,7 +238,7 @@ describe('integration screens', () => {
 
     await row.getByRole('button', { name: '查看' }).click();
     const drawer = page.getByTestId('delivery-drawer');
-    await expect.poll(async () => (await drawer.getByTestId('delivery-last-error').textContent()) ?? '').toContain('422');
+    await poll(async () => (await drawer.getByTestId('delivery-last-error').textContent()) ?? '').toContain('422');
     await drawer.getByRole('tab', { name: /尝试记录/ }).click();
     const attempts = drawer.getByTestId('attempts');
     await attempts.getByRole('cell', { name: '422', exact: true }).waitFor();
@@ -249,7 +254,11 @@ describe('integration screens', () => {
     expect(await drawer.getByTestId('payload-save').isDisabled()).toBe(true);
     await editor.fill('{ "order_no": "SO-E2E-1", "amount": "5.00", "qty": 3 }');
     await noUnlabelled('the delivery drawer');
+    await drawer.getByRole('tab', { name: /尝试记录/ }).click();
+    await attempts.waitFor();
+    await poll(() => page.locator('.ant-message-notice').count(), { timeout: 10_000 }).toBe(0);
     await shot('integration-deliveries', page, 'integration-deliveries.png');
+    await drawer.getByRole('tab', { name: '发送内容' }).click();
     await drawer.getByTestId('payload-save').click();
     await popConfirm('保存内容');
     await page.getByText('发送内容已保存').waitFor();
@@ -270,7 +279,7 @@ describe('integration screens', () => {
     // Keyboard: Escape closes the drawer and the URL forgets it.
     await drawer.getByTestId('delivery-retry').focus().catch(() => undefined);
     await page.keyboard.press('Escape');
-    await expect.poll(() => drawer.isVisible()).toBe(false);
+    await poll(() => drawer.isVisible()).toBe(false);
     expect(new URL(page.url()).searchParams.get('delivery')).toBeNull();
     await row.getByTestId('state-succeeded').waitFor();
 
@@ -285,14 +294,15 @@ describe('integration screens', () => {
     const card = page.getByTestId(`health-flow-${FLOW}`);
     await card.waitFor();
     // One permanent failure and one success today.
-    await expect.poll(async () => (await card.getByTestId('stat-successes').textContent()) ?? '').toContain('1');
-    await expect.poll(async () => (await card.getByTestId('stat-failures').textContent()) ?? '').toContain('1');
+    await poll(async () => (await card.getByTestId('stat-successes').textContent()) ?? '').toContain('1');
+    await poll(async () => (await card.getByTestId('stat-failures').textContent()) ?? '').toContain('1');
     for (const c of ['chart-volume', 'chart-latency', 'chart-backlog']) {
-      await expect.poll(() => page.getByTestId(c).getAttribute('data-ready')).toBe('true');
+      await poll(() => page.getByTestId(c).getAttribute('data-ready')).toBe('true');
       expect(await page.getByTestId(c).locator('canvas').count()).toBeGreaterThan(0);
     }
     await page.getByTestId('alerts-none').or(page.getByTestId('alerts')).waitFor();
-    await page.waitForTimeout(600); // the charts' entry animation
+    await poll(() => page.locator('.ant-message-notice').count(), { timeout: 10_000 }).toBe(0);
+    await page.waitForTimeout(600); // the charts' entry animation, for the screenshot only
     await noUnlabelled('the health dashboard');
     await shot('integration-health', page, 'integration-health.png');
     await page.getByText('按连接器').click();
@@ -334,7 +344,7 @@ describe('integration screens', () => {
       await p.screenshot({ path: path.join(OUT, 'integration-phone-delivery.png') });
       await p.keyboard.press('Escape');
       await p.goto('/integration/health');
-      await expect.poll(() => p.getByTestId('chart-volume').getAttribute('data-ready')).toBe('true');
+      await poll(() => p.getByTestId('chart-volume').getAttribute('data-ready')).toBe('true');
       const o2 = await horizontalOverflow(p);
       expect(o2.scrollWidth).toBeLessThanOrEqual(o2.viewport);
       await p.screenshot({ path: path.join(OUT, 'integration-phone-health.png') });

@@ -64,8 +64,8 @@ function EntryCard({ e, by }: { e: HealthEntry; by: 'flow' | 'connector' }) {
 function charts(it: IT, entries: HealthEntry[]): { volume: EChartsOption; latency: EChartsOption; backlog: EChartsOption } {
   const names = entries.map((e) => e.name);
   const axis = { type: 'category', data: names, axisLabel: { interval: 0, width: 90, overflow: 'truncate' } };
-  const grid = { left: 48, right: 16, top: 40, bottom: 36, containLabel: false };
-  const legend = { top: 0, type: 'scroll' };
+  const grid = { left: 8, right: 8, top: 12, bottom: 56, containLabel: true };
+  const legend = { bottom: 0, type: 'scroll', itemWidth: 12, itemHeight: 8, textStyle: { fontSize: 11 } };
   const series = (name: string, color: string, pick: (d: DayFigures) => number | null, day: 'today' | 'yesterday', stack?: string) => ({
     name,
     type: 'bar',
@@ -96,7 +96,7 @@ function charts(it: IT, entries: HealthEntry[]): { volume: EChartsOption; latenc
       legend,
       grid,
       xAxis: axis,
-      yAxis: { type: 'value', name: 'ms' },
+      yAxis: { type: 'value' },
       series: [
         series(`${today} · ${it('health.avg')}`, C.avg, (d) => d.avgLatencyMs, 'today'),
         series(`${today} · ${it('health.p95')}`, C.p95, (d) => d.p95LatencyMs, 'today'),
@@ -107,11 +107,11 @@ function charts(it: IT, entries: HealthEntry[]): { volume: EChartsOption; latenc
       aria: { enabled: true },
       tooltip: { trigger: 'axis' },
       legend,
-      grid: { ...grid, right: 48 },
+      grid,
       xAxis: axis,
       yAxis: [
-        { type: 'value', minInterval: 1, name: it('health.backlog') },
-        { type: 'value', name: 's', splitLine: { show: false } },
+        { type: 'value', minInterval: 1 },
+        { type: 'value', splitLine: { show: false } },
       ],
       series: [
         { name: it('health.backlog'), type: 'bar', itemStyle: { color: C.backlog }, data: entries.map((e) => e.backlog) },
