@@ -28,23 +28,46 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
     },
     async tx(fn) {
       const client = await pool.connect();
+      // `begin` is sent with the first statement (a transaction that fails its checks before
+      // touching the database costs nothing); a transaction whose only statement is its final
+      // one (`finalQuery`) runs it alone: one statement is atomic by itself.
+      let begun = false;
+      let finished = false;
+      const run = async (text: string, params?: readonly unknown[]) => {
+        if (finished) throw new Error('This transaction already ran its final statement (finalQuery); nothing may follow it.');
+        if (!begun) {
+          begun = true;
+          await client.query('begin');
+        }
+        return client.query(text, params as unknown[] | undefined);
+      };
       const made = makeTx({
         query: async <R,>(text: string, params?: readonly unknown[]) => {
-          const r = await client.query(text, params as unknown[] | undefined);
+          const r = await run(text, params);
           return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
         },
         exec: async (script: string) => {
-          await client.query(script);
+          await run(script);
         },
       });
+      const queue = made.tx.beforeCommit!;
+      made.tx.beforeCommit = (statement) => {
+        if (finished) throw new Error('This transaction already ran its final statement (finalQuery); queue writes before it.');
+        queue(statement);
+      };
+      made.tx.finalQuery = async <R,>(text: string, params?: readonly unknown[]) => {
+        if (begun || made.queued() > 0) return made.tx.query<R>(text, params);
+        finished = true;
+        const r = await client.query(text, params as unknown[] | undefined);
+        return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
+      };
       let result;
       try {
-        await client.query('begin');
         result = await fn(made.tx);
-        await made.flush();
-        await client.query('commit');
+        if (!finished) await made.flush();
+        if (begun) await client.query('commit');
       } catch (err) {
-        await client.query('rollback').catch(() => {});
+        if (begun) await client.query('rollback').catch(() => {});
         client.release();
         throw err;
       }

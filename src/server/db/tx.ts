@@ -8,6 +8,8 @@ export interface MadeTx {
   channels: Set<string>;
   /** Runs the statements queued with `beforeCommit` (one round trip); call right before commit. */
   flush(): Promise<void>;
+  /** How many statements are queued. */
+  queued(): number;
 }
 
 export function makeTx(sql: Sql): MadeTx {
@@ -38,7 +40,7 @@ export function makeTx(sql: Sql): MadeTx {
       await sql.query(all.text, all.params);
     }
   };
-  return { tx, hooks, channels, flush };
+  return { tx, hooks, channels, flush, queued: () => queued.length };
 }
 
 /**

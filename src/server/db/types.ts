@@ -42,6 +42,13 @@ export interface Tx extends Sql {
    * statement at once when the transaction has no queue.
    */
   beforeCommit?(statement: Statement | (() => Statement | null)): void;
+  /**
+   * Runs the transaction's LAST statement: nothing may run or be queued after it. When it is also
+   * the first (nothing ran, nothing queued), the driver may run it alone, without begin/commit —
+   * one statement is atomic by itself — one round trip instead of three. Optional: fall back to
+   * `query`.
+   */
+  finalQuery?<R = Record<string, any>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
 }
 
 export type DatabaseKind = 'pglite' | 'postgres';

@@ -47,6 +47,8 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export interface CreateOptions {
   /** Owning department (row scopes); default the actor's primary department. */
   ownerDepartmentId?: string | null;
+  /** The create is the whole transaction (`createRecord`): its one statement may run as the transaction's final one. */
+  wholeTransaction?: boolean;
 }
 
 export interface UpdateOptions {
@@ -259,7 +261,8 @@ function plainRow(schema: EntitySchema): boolean {
 /**
  * Create of a plain-row record: the row, its history, outbox event and audit entry in ONE
  * statement (the row with a client-side id, the trail built from the same normalised values),
- * so a create is begin, [naming counter], this statement, commit.
+ * so a create is begin, [naming counter], this statement, commit — or, as a whole transaction
+ * without a naming series, this one statement alone (`Tx.finalQuery`).
  */
 async function insertWithTrail(
   tx: Tx,
@@ -269,6 +272,7 @@ async function insertWithTrail(
   prepared: Awaited<ReturnType<typeof prepareValues>>,
   owner: string | null,
   at: Date,
+  last: boolean,
 ): Promise<RecordJson> {
   const values = prepared.values;
   const name = await assignNumbers(tx, ctx, schema, at, values);
@@ -300,7 +304,7 @@ async function insertWithTrail(
   const trail = trailStatements(tx, { ctx, actor, schema, action: 'create', record: written, changes: diff(schema, null, written.values), at });
   const all = combineStatements([insert, ...trail], 0);
   try {
-    const r = await tx.query(all.text, all.params);
+    const r = last && tx.finalQuery ? await tx.finalQuery(all.text, all.params) : await tx.query(all.text, all.params);
     return rowToRecord(schema, r.rows[0]!);
   } catch (err) {
     throw dbError(err, schema);
@@ -326,7 +330,7 @@ export async function createRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, ap
   const at = ctx.clock.now();
   const owner = opts.ownerDepartmentId !== undefined ? opts.ownerDepartmentId : actor.principal.primaryDepartmentId;
   const record = plainRow(schema)
-    ? await insertWithTrail(tx, ctx, actor, schema, prepared, owner, at)
+    ? await insertWithTrail(tx, ctx, actor, schema, prepared, owner, at, opts.wholeTransaction === true)
     : await insertRecord(tx, ctx, actor, schema, prepared, { ownerDepartmentId: owner, at });
   if (!plainRow(schema)) await writeTrail(tx, { ctx, actor, schema, action: 'create', record, changes: diff(schema, null, record.values), at });
   const out = visible(record, access.readable);
@@ -335,7 +339,7 @@ export async function createRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, ap
 }
 
 export function createRecord(ctx: AppContext, actor: Actor, app: string, entity: string, values: unknown, opts: CreateOptions = {}): Promise<RecordJson> {
-  return ctx.db.tx((tx) => createRecordInTx(tx, ctx, actor, app, entity, values, opts));
+  return ctx.db.tx((tx) => createRecordInTx(tx, ctx, actor, app, entity, values, { ...opts, wholeTransaction: true }));
 }
 
 // ---------------------------------------------------------------------------------------------
