@@ -173,6 +173,7 @@ export async function startRobots(): Promise<Robots> {
 // ---- SMTP -----------------------------------------------------------------------------------------
 
 export interface Mail {
+  at: number;
   from: string;
   to: string[];
   raw: string;
@@ -267,6 +268,7 @@ export class MailServer {
           const i = raw.search(/\r?\n\r?\n/);
           const headers = parseHeaders(i < 0 ? raw : raw.slice(0, i));
           this.mails.push({
+            at: Date.now(),
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             to: session.envelope.rcptTo.map((r) => r.address),
             raw,

@@ -221,7 +221,7 @@ export async function createChannel(tx: Tx, actor: Actor, input: ChannelCreate):
     condition: { source: channelSource(id) },
     mapping: 'data.message',
     enabled: input.enabled,
-    maxConcurrency: 1,
+    maxConcurrency: conn.kind === 'smtp' ? 4 : 1, // robots: one at a time (their rate limits); mail: a few connections
     batchSize: 1,
     alerts: {},
     ...flowSettings(input.delivery, conn.kind),

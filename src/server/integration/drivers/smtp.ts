@@ -69,6 +69,9 @@ export class SmtpDestination implements DestinationHandle {
   constructor(config: SmtpConfig, secrets: SmtpSecrets | undefined) {
     this.config = config;
     this.transport = nodemailer.createTransport({
+      // a few reused connections: no TCP + TLS + sign-in per message
+      pool: true,
+      maxConnections: 4,
       host: config.host,
       port: config.port,
       secure: config.security === 'tls',
