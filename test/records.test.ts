@@ -353,6 +353,45 @@ describe(`records engine (${testTarget})`, () => {
     expect(audit.rows[0]!.target_id).toBe(c.id);
   });
 
+  it('a plain numbered create (one statement: counter, row, trail) writes a trail that matches the record as it reads back', async () => {
+    await publishApp(t.ctx, systemActor, {
+      name: 'rtp',
+      label: { zh: '简单单据' },
+      entities: [
+        {
+          name: 'slip',
+          label: { zh: '单' },
+          namingSeries: 'SL-{YYYY}-{###}',
+          fields: [
+            { name: 'title', type: 'text', label: { zh: '标题' }, required: true },
+            { name: 'qty', type: 'integer', label: { zh: '数量' } },
+            { name: 'cost', type: 'money', label: { zh: '金额' } },
+            { name: 'at', type: 'datetime', label: { zh: '时间' } },
+            { name: 'total', type: 'formula', label: { zh: '合计' }, formula: 'qty * cost', resultType: 'decimal', scale: 2 },
+          ],
+          permissions: [{ role: '*', actions: ['read', 'create'] }],
+        },
+      ],
+    });
+    const start = Number((await t.ctx.db.query('select coalesce(max(id), 0)::int as m from outbox')).rows[0]!.m);
+    const a = await createRecord(t.ctx, adminActor, 'rtp', 'slip', { title: '焊接 weld', qty: 3, cost: '7.5', at: '2026-03-01T08:30:00+08:00' });
+    const b = await createRecord(t.ctx, adminActor, 'rtp', 'slip', { title: 'second' });
+    expect(a.name).toMatch(/^SL-\d{4}-001$/);
+    expect(b.name).toMatch(/^SL-\d{4}-002$/);
+    const read = await admin.inject(`/api/v1/apps/rtp/entities/slip/records/${a.id}`);
+    const asRead = read.json();
+    expect(asRead).toMatchObject({ name: a.name, values: { qty: 3, cost: '7.50', total: '22.50', at: '2026-03-01T00:30:00.000Z' } });
+    const events = (await readOutbox(t.ctx.db, start, 10)).filter((e) => e.type === 'trellis.record.created');
+    expect(events.map((e) => (e.data as { name: string }).name)).toEqual([a.name, b.name]);
+    expect((events[0]!.data as { record: unknown }).record).toEqual(asRead);
+    const row = await t.ctx.db.query<{ search_text: string }>('select search_text from x_rtp__slip where id = $1', [a.id]);
+    expect(row.rows[0]!.search_text).toBe(`${a.name} 焊接 weld`);
+    const audit = await t.ctx.db.query<{ detail: { name: string } }>(`select detail from audit_log where action = 'record.create' and target_id = $1`, [a.id]);
+    expect(audit.rows[0]!.detail.name).toBe(a.name);
+    const history = await t.ctx.db.query<{ changes: Array<{ field: string }> }>(`select changes from record_history where record_id = $1`, [a.id]);
+    expect(history.rows[0]!.changes.map((c) => c.field)).toEqual(['title', 'qty', 'cost', 'at', 'total']);
+  });
+
   it('rolls back the whole action when a hook fails: no status change, history, event or audit', async () => {
     const c = await createRecord(t.ctx, adminActor, 'rt', 'doc', { title: 'hooked' });
     const off = recordHooks.onAfterSubmit(async () => {

@@ -24,7 +24,7 @@ import { AppError, conflict, forbidden, notFound, validationFailed } from '../pl
 import { accessFor, assertWritable, type Access } from './access.ts';
 import { Params } from './query/index.ts';
 import { runAfterSubmit, runBeforeChange, runBeforeSubmit } from './hooks.ts';
-import { nextInSeries, NamingPatternError } from './naming.ts';
+import { nextInSeries, NamingPatternError, seriesSql } from './naming.ts';
 import { childRowsFlat, prepareValues } from './prepare.ts';
 import { loadEntity, type EntitySchema } from './schema.ts';
 import { checkRefs, columnFields, dbError, deleteChildren, loadChildren, replaceChildren, rowToRecord, searchText } from './store.ts';
@@ -275,7 +275,11 @@ async function insertWithTrail(
   last: boolean,
 ): Promise<RecordJson> {
   const values = prepared.values;
-  const name = await assignNumbers(tx, ctx, schema, at, values);
+  // A naming series with no auto-number fields is taken inside the statement itself (its counter
+  // row is then locked only for that statement when it runs alone); otherwise numbers first.
+  const inSql = Boolean(schema.entity.namingSeries) && !schema.entity.fields.some((f) => f.type === 'auto_number');
+  const series = inSql ? definitionProblem(() => seriesSql(`${schema.app.name}/${schema.entity.name}/name`, schema.entity.namingSeries!, at, ctx.config.timezone)) : null;
+  const name = series ? null : await assignNumbers(tx, ctx, schema, at, values);
   const id = randomUUID();
   const uid = actor.principal.userId;
   const cols = columnFields(schema).filter((f) => values[f.name] !== null && values[f.name] !== undefined);
@@ -302,13 +306,59 @@ async function insertWithTrail(
     values: Object.fromEntries(columnFields(schema).map((f) => [f.name, values[f.name] ?? null])),
   };
   const trail = trailStatements(tx, { ctx, actor, schema, action: 'create', record: written, changes: diff(schema, null, written.values), at });
-  const all = combineStatements([insert, ...trail], 0);
+  const all = series ? numberedCreate(series, insert, trail) : combineStatements([insert, ...trail], 0);
   try {
     const r = last && tx.finalQuery ? await tx.finalQuery(all.text, all.params) : await tx.query(all.text, all.params);
     return rowToRecord(schema, r.rows[0]!);
   } catch (err) {
     throw dbError(err, schema);
   }
+}
+
+function definitionProblem<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof NamingPatternError) throw new AppError(422, 'bad-definition', 'Definition problem', `${err.message} Fix the entity definition and publish again.`);
+    throw err;
+  }
+}
+
+/** `$n` (not `$n0`…) of a statement, replaced by an expression. */
+function replaceParam(text: string, n: number, expr: string): string {
+  return text.replace(new RegExp(`\\$${n}(?!\\d)`, 'g'), expr);
+}
+
+/**
+ * The create of a numbered record as ONE statement: the series counter (`s0`), the row with its
+ * name formatted from the counter (`s1`), and the trail, whose name fields are filled from `s1`
+ * (built with name null). Each statement keeps its own parameters (combineStatements renumbers).
+ */
+function numberedCreate(series: ReturnType<typeof seriesSql>, insert: Statement, trail: Statement[]): Statement {
+  const [key, before, digits, after] = series.params;
+  const counter: Statement = { text: series.counter, params: [key] };
+  // the row: name ($2) and search_text ($11) from the counter; the format's parameters appended
+  const n = insert.params.length;
+  const nameExpr = series.nameSql('s0.last').replace(/\$2\b/, `$${n + 1}`).replace(/\$3\b/, `$${n + 2}`).replace(/\$4\b/, `$${n + 3}`);
+  // ($2 is null and $11 the search text without the name: both stay referenced)
+  let text = replaceParam(insert.text, 2, `coalesce($2::text, (select ${nameExpr} from s0))`);
+  text = replaceParam(text, 11, `(select left(${nameExpr} || case when $11::text = '' then '' else ' ' || $11::text end, 10000) from s0)`);
+  const row: Statement = { text, params: [...insert.params, before, digits, after] };
+  // the trail: fill `name` (and `record.name`) into the JSON parameters that carry them
+  const named = trail.map((st) => {
+    let t = st.text;
+    st.params.forEach((p, i) => {
+      if (typeof p !== 'string' || !p.startsWith('{') || !p.includes('"name":null')) return;
+      const obj = JSON.parse(p) as Record<string, unknown>;
+      if (!('name' in obj)) return;
+      let expr = `jsonb_set($${i + 1}::jsonb, '{name}', to_jsonb((select name from s1)))`;
+      const rec = obj.record as Record<string, unknown> | undefined;
+      if (rec && typeof rec === 'object' && 'name' in rec) expr = `jsonb_set(${expr}, '{record,name}', to_jsonb((select name from s1)))`;
+      t = replaceParam(t, i + 1, expr);
+    });
+    return { text: t, params: st.params };
+  });
+  return combineStatements([counter, row, ...named], 1);
 }
 
 async function accessOrThrow(ctx: AppContext, actor: Actor, schema: EntitySchema, action: Action): Promise<Access> {
