@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { emitEvent } from '../platform/events/index.ts';
 import { unprocessable } from '../platform/errors.ts';
-import { registerWorkflowAction } from './hooks.ts';
+import { registerWorkflowAction, runRecordChangeHooks } from './hooks.ts';
 
 export const EMIT_EVENT_TYPE_RE = /^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+){1,7}$/;
 
@@ -45,4 +45,58 @@ registerWorkflowAction('emit_event', async (tx, e) => {
       ...(p.data.data ? { extra: p.data.data } : {}),
     },
   });
+});
+
+//  - `set_fields` { fields: { <field>: "$now" | "$actor" | literal } }: writes values onto the
+//    document when the flow passes the node, e.g. a stage's finish time for a dashboard
+//    (`responded_at: $now`). `$now` is the step's instant (UTC), `$actor` the user who completed
+//    the step; other values are stored as given (strings starting with "$" are refused, so a typo
+//    like "$nwo" is not stored as text). The write goes through the records service in the step's
+//    transaction (validation, history, outbox) like an approver's edit; a field the entity lacks,
+//    or a value of the wrong type, fails the step with the records service's message.
+export const SET_FIELDS_TOKENS = ['$now', '$actor'] as const;
+
+const SetFieldValue = z.union([
+  z.enum(SET_FIELDS_TOKENS),
+  z
+    .string()
+    .max(2000)
+    .refine((s) => !s.startsWith('$'), { message: 'only "$now" and "$actor" may start with "$"' }),
+  z.number().finite(),
+  z.boolean(),
+  z.null(),
+]);
+
+export const SetFieldsParams = z
+  .object({
+    fields: z
+      .record(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a field name in lower case, e.g. "responded_at"'), SetFieldValue)
+      .refine((f) => Object.keys(f).length > 0, { message: 'name at least one field' })
+      .refine((f) => Object.keys(f).length <= 50, { message: 'at most 50 fields' }),
+  })
+  .strict();
+
+function paramsProblem(nodeId: string, action: string, issues: z.core.$ZodIssue[]): Error {
+  return unprocessable(
+    `The step "${nodeId}" (${action}) is set up wrongly: ${issues.map((i) => `params.${i.path.map(String).join('.')}: ${i.message}`).join('; ')}.`,
+  );
+}
+
+registerWorkflowAction('set_fields', async (tx, e) => {
+  const p = SetFieldsParams.safeParse(e.params);
+  if (!p.success) throw paramsProblem(e.nodeId, 'set_fields', p.error.issues);
+  const changes: Record<string, unknown> = {};
+  for (const [field, v] of Object.entries(p.data.fields)) {
+    changes[field] = v === '$now' ? e.at.toISOString() : v === '$actor' ? e.actor.principal.userId : v;
+  }
+  const stored = await runRecordChangeHooks(tx, {
+    instanceId: e.instanceId,
+    app: e.app,
+    entity: e.entity,
+    recordId: e.recordId,
+    changes,
+    actor: e.actor,
+    at: e.at,
+  });
+  return { changes: stored ?? changes };
 });
