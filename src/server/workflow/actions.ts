@@ -98,5 +98,9 @@ registerWorkflowAction('set_fields', async (tx, e) => {
     actor: e.actor,
     at: e.at,
   });
-  return { changes: stored ?? changes };
+  const merged = stored ?? changes;
+  // The runtime merges the returned changes into its copy of the document, but writes the instance
+  // row only when its own state changes; keep the stored copy (task views, later steps) current.
+  await tx.query(`update wf_instances set record = record || $2::jsonb where id = $1`, [e.instanceId, JSON.stringify(merged)]);
+  return { changes: merged };
 });
