@@ -221,6 +221,25 @@ describe('Andon: production exception loop', () => {
     expect(closed.status).toBe('submitted');
     expect(closed.values.root_cause).toBe('量仪零点漂移，未按班校准');
 
+    // each stage stamped its finish time (set_fields nodes): reported at T, responded T+150 min
+    // (after two escalations), contained +40, cause found +180, prevention and verification at once
+    const at = (f: string) => (new Date(closed.values[f] as string).getTime() - new Date(closed.values.occurred_at as string).getTime()) / 60_000;
+    expect(['responded_at', 'contained_at', 'cause_found_at', 'prevented_at', 'closed_at'].map(at)).toEqual([150, 190, 370, 370, 370]);
+    // the Andon board on the app's home page averages them per stage (hours) for this work order
+    const board = await s.admin!.inject({ url: `/api/v1/apps/andon/dashboards/andon/widgets/handling_time/data?filter=${encodeURIComponent(JSON.stringify({ field: 'work_order', op: 'eq', value: 'WO-2026-0003' }))}` });
+    expect(board.statusCode, board.body).toBe(200);
+    expect((board.json() as { rows: Array<{ values: Record<string, string> }> }).rows[0]!.values).toEqual({
+      respond: '2.50',
+      contain: '0.67',
+      cause: '3.00',
+      prevent: '0.00',
+      verify: '0.00',
+      overall: '6.17',
+    });
+    const open = await s['wang.operator']!.inject({ url: `/api/v1/apps/andon/dashboards/andon/widgets/open_by_line/data?filter=${encodeURIComponent(JSON.stringify({ field: 'work_order', op: 'eq', value: 'WO-2026-0003' }))}` });
+    expect(open.statusCode, open.body).toBe(200);
+    expect((open.json() as { rows: unknown[] }).rows).toEqual([]); // closed: no longer open
+
     // the ERP work order gets exactly one closing note and one "effective" note, keyed by delivery
     await deliver();
     await deliver();
