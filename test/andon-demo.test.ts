@@ -41,6 +41,15 @@ describe('Andon demo data', () => {
     // the closures are on their way to the ERP as deliveries
     const outbox = await db.query<{ n: number }>(`select count(*)::int as n from outbox where type = 'trellis.record.submitted' and source = '/trellis/apps/andon/exception'`);
     expect(outbox.rows[0]!.n).toBe(counts.approved);
+    // every closed exception carries its stage times (stamped by the flow's set_fields nodes at
+    // the story's times), in order, so the Andon board has real figures
+    const stamps = await db.query<{ n: number; ordered: number }>(
+      `select count(*)::int as n, count(*) filter (where occurred_at <= responded_at and responded_at <= contained_at and contained_at <= cause_found_at
+         and cause_found_at <= prevented_at and prevented_at <= closed_at)::int as ordered from x_andon__exception where status = 'submitted'`,
+    );
+    expect(stamps.rows[0]).toEqual({ n: counts.approved, ordered: counts.approved });
+    const open = await db.query<{ n: number }>(`select count(*)::int as n from x_andon__exception where status = 'draft' and closed_at is null and responded_at is not null`);
+    expect(open.rows[0]!.n).toBeGreaterThan(0);
     expect(await loadPendingDemos(t.ctx)).toEqual({});
   });
 });
