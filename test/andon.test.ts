@@ -5,6 +5,7 @@
 // its own role with its field rights (wrong person 403, read-only field 422, hidden fields not
 // shown); closing writes exactly one note, with the delivery's idempotency key, onto the sample
 // ERP's work order, and "preventive action effective" a second one.
+// Each stage stamps its time on the document, and the Andon board averages them per stage.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryWorker, relayOnce } from '../src/server/integration/index.ts';
 import { DEMO_PASSWORD } from '../src/server/platform/org/index.ts';
