@@ -123,4 +123,11 @@ create table integration_alerts (
 create unique index integration_alerts_one_open on integration_alerts(flow_id, kind) where state = 'open';
 `,
   },
+  {
+    // The claim walks a route's waiting deliveries in outbox order and stops at its limit; without
+    // this index it read, checked and sorted the whole backlog on every claim (33 ms per claim at a
+    // 20,000-event backlog, most of the relay-to-RabbitMQ time).
+    id: 'integration.002-claim-order',
+    up: `create index integration_deliveries_waiting on integration_deliveries(route, outbox_id) where state in ('pending', 'retrying');`,
+  },
 ];
