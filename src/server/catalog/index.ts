@@ -12,8 +12,16 @@ export const catalogEngine: Engine = {
     if (opts.seedDemo) await installPackages(ctx);
   },
   start: async (ctx) => {
-    // weeks of demo documents go through the real services: done once, when the server first runs
-    await loadPendingDemos(ctx);
-    return async () => {};
+    // Weeks of demo documents go through the real services, once, when the server first runs.
+    // Deferred a little and in the background: on PGlite (one connection) the load would otherwise
+    // queue ahead of every other engine's start-up and keep the server from listening.
+    let loading: Promise<unknown> = Promise.resolve();
+    const timer = setTimeout(() => {
+      loading = loadPendingDemos(ctx).catch((err: unknown) => ctx.log.error({ err }, 'loading catalog demo data failed'));
+    }, 1500);
+    return async () => {
+      clearTimeout(timer);
+      await loading;
+    };
   },
 };
