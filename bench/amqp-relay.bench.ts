@@ -4,7 +4,9 @@
 // them with the AMQP driver (confirm channel, persistent messages, quorum queue; batches of
 // BENCH_BATCH through sendBatch). Rate = events / (relay start → last outcome recorded). At the end
 // every event must be a succeeded delivery and its message id must be in the queue exactly once.
-// Target: ≥ 5,000 events/s.
+// Target: ≥ 5,000 events/s. `workerMs` says where the worker's time went (claims, loading events,
+// sends, outcome statements); BENCH_AUTO_EXPLAIN=<ms> makes PostgreSQL log the plan of every statement
+// slower than that (auto_explain, in the server log) for this run's database.
 import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
 import pino from 'pino';
