@@ -392,6 +392,24 @@ describe(`records engine (${testTarget})`, () => {
     expect(history.rows[0]!.changes.map((c) => c.field)).toEqual(['title', 'qty', 'cost', 'at', 'total']);
   });
 
+  it('creates keep working across a publish that adds a field (the create statement may be prepared)', async () => {
+    const def = (fields: unknown[]) => ({
+      name: 'rtq',
+      label: { zh: '预备' },
+      entities: [{ name: 'note', label: { zh: '便签' }, fields, permissions: [{ role: '*', actions: ['read', 'create'] }] }],
+    });
+    const title = { name: 'title', type: 'text', label: { zh: '标题' }, required: true };
+    await publishApp(t.ctx, systemActor, def([title]) as never);
+    for (let i = 0; i < 5; i++) expect((await createRecord(t.ctx, adminActor, 'rtq', 'note', { title: `before ${i}` })).values).toEqual({ title: `before ${i}` });
+    await publishApp(t.ctx, systemActor, def([title, { name: 'qty', type: 'integer', label: { zh: '数量' } }]) as never);
+    for (let i = 0; i < 5; i++) {
+      expect((await createRecord(t.ctx, adminActor, 'rtq', 'note', { title: `after ${i}` })).values).toEqual({ title: `after ${i}`, qty: null });
+    }
+    expect((await createRecord(t.ctx, adminActor, 'rtq', 'note', { title: 'with qty', qty: 4 })).values).toEqual({ title: 'with qty', qty: 4 });
+    const n = await t.ctx.db.query<{ n: number }>('select count(*)::int as n from x_rtq__note');
+    expect(n.rows[0]!.n).toBe(11);
+  });
+
   it('rolls back the whole action when a hook fails: no status change, history, event or audit', async () => {
     const c = await createRecord(t.ctx, adminActor, 'rt', 'doc', { title: 'hooked' });
     const off = recordHooks.onAfterSubmit(async () => {

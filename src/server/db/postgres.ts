@@ -18,10 +18,12 @@ pg.types.setTypeParser(DATE_OID, (v: string) => v);
  * connection parses it once and PostgreSQL can keep a generic plan.
  *
  * Only statements on the platform's own tables: their shapes change only with migrations (run
- * before serving). Statements on entity tables (`x_…`, altered by every publish) stay unnamed: a
- * prepared `*` whose row type changed fails ("cached plan must not change result type"). Should
- * a named statement fail like that anyway, its text is never named again. Bounded: at most
- * MAX_NAMED names per process, so a connection holds at most that many prepared statements.
+ * before serving). Statements on entity tables (`x_…`, altered by every publish) stay unnamed —
+ * a prepared `*` whose row type changed fails ("cached plan must not change result type") —
+ * unless their text starts with `/* prepare:<tag> *\/`, a tag that changes with the table's shape
+ * (records: the published definition the statement was built from). Should a named statement
+ * fail like that anyway, its text is never named again. Bounded: at most MAX_NAMED names per
+ * process, so a connection holds at most that many prepared statements.
  */
 const MAX_NAMED = 256;
 const SEEN_BEFORE_NAMING = 3;
@@ -34,7 +36,7 @@ function statementName(text: string, params: readonly unknown[] | undefined): st
   if (!params || params.length === 0) return undefined;
   const known = named.get(text);
   if (known) return known;
-  if (named.size >= MAX_NAMED || neverName.has(text) || ENTITY_TABLE.test(text)) return undefined;
+  if (named.size >= MAX_NAMED || neverName.has(text) || (ENTITY_TABLE.test(text) && !text.startsWith('/* prepare:'))) return undefined;
   const n = (seen.get(text) ?? 0) + 1;
   if (n < SEEN_BEFORE_NAMING) {
     if (seen.size > 10_000) seen.clear();

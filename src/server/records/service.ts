@@ -27,7 +27,7 @@ import { runAfterSubmit, runBeforeChange, runBeforeSubmit } from './hooks.ts';
 import { nextInSeries, NamingPatternError, seriesSql } from './naming.ts';
 import { childRowsFlat, prepareValues } from './prepare.ts';
 import { loadEntity, type EntitySchema } from './schema.ts';
-import { checkRefs, columnFields, dbError, deleteChildren, loadChildren, replaceChildren, rowToRecord, searchText } from './store.ts';
+import { checkRefs, columnFields, dbError, deleteChildren, loadChildren, replaceChildren, rowToRecord, searchText, SYSTEM_OUT } from './store.ts';
 import type { HistoryEntry, RecordJson, SubmitResult } from './types.ts';
 import { JSON_TYPES, sameValue, toParam, type Issue } from './values.ts';
 
@@ -286,7 +286,7 @@ async function insertWithTrail(
   const names = ['id', 'name', 'status', 'version', 'created_by', 'created_at', 'updated_by', 'updated_at', 'owner_department_id', 'amended_from', 'search_text', ...cols.map((f) => f.name)];
   const params: unknown[] = [id, name, 'draft', 1, uid, at, uid, at, owner, null, searchText(schema, name, values), ...cols.map((f) => toParam(f, values[f.name]))];
   const insert: Statement = {
-    text: `insert into ${ident(schema.table)} (${names.map(ident).join(', ')}) values (${params.map((_, i) => `$${i + 1}`).join(', ')}) returning *`,
+    text: `insert into ${ident(schema.table)} (${names.map(ident).join(', ')}) values (${params.map((_, i) => `$${i + 1}`).join(', ')}) returning ${[...SYSTEM_OUT, ...columnFields(schema).map((f) => f.name)].map(ident).join(', ')}`,
     params,
   };
   const stamp = at.toISOString();
@@ -306,13 +306,31 @@ async function insertWithTrail(
     values: Object.fromEntries(columnFields(schema).map((f) => [f.name, values[f.name] ?? null])),
   };
   const trail = trailStatements(tx, { ctx, actor, schema, action: 'create', record: written, changes: diff(schema, null, written.values), at });
-  const all = series ? numberedCreate(series, insert, trail) : combineStatements([insert, ...trail], 0);
+  const combined = series ? numberedCreate(series, insert, trail) : combineStatements([insert, ...trail], 0);
+  // tagged with this process's copy of the definition, and it names the columns it returns (a
+  // column added by a publish does not change its row type): the PostgreSQL driver may prepare it
+  const all = { text: `${preparable(schema)}${combined.text}`, params: combined.params };
   try {
     const r = last && tx.finalQuery ? await tx.finalQuery(all.text, all.params) : await tx.query(all.text, all.params);
     return rowToRecord(schema, r.rows[0]!);
   } catch (err) {
     throw dbError(err, schema);
   }
+}
+
+const definitionIds = new WeakMap<object, number>();
+let nextDefinitionId = 0;
+
+/**
+ * `/* prepare:<app>#<n> *\/ `: marks a statement on entity tables as safe to prepare. `n` is
+ * this process's number for the published definition it was built from (a new one after every
+ * publish this process learns of), so a prepared statement is never run against another shape
+ * of the table.
+ */
+function preparable(schema: EntitySchema): string {
+  let id = definitionIds.get(schema.app);
+  if (id === undefined) definitionIds.set(schema.app, (id = ++nextDefinitionId));
+  return `/* prepare:${schema.app.name}#${id} */ `;
 }
 
 function definitionProblem<T>(fn: () => T): T {
