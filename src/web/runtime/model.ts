@@ -45,17 +45,21 @@ export function canDo(entity: EntityDef, me: Me, action: string): boolean {
 /** Field rights from the permission rows that apply: the most generous wins. */
 export function fieldRights(entity: EntityDef, me: Me): Record<string, 'read' | 'write' | 'hidden'> {
   if (me.roles.includes('admin')) return {};
+  // The server's rule (records/query/permissions.ts): per matching permission, a field's right is
+  // its entry in `fields`, else write when the permission grants create or write, else read; a
+  // permission that grants neither never gives write. The most permissive permission wins.
   const rank = { hidden: 0, read: 1, write: 2 } as const;
   const out: Record<string, 'read' | 'write' | 'hidden'> = {};
   const rows = (entity.permissions ?? []).filter((p) => p.role === '*' || me.roles.includes(p.role));
-  const names = new Set(rows.flatMap((p) => Object.keys(p.fields ?? {})));
-  for (const n of names) {
+  for (const f of entity.fields) {
     let best: 'read' | 'write' | 'hidden' = 'hidden';
     for (const p of rows) {
-      const r = p.fields?.[n] ?? 'write';
+      const grantsWrite = p.actions.includes('write') || p.actions.includes('create');
+      let r = p.fields?.[f.name] ?? (grantsWrite ? 'write' : 'read');
+      if (r === 'write' && !grantsWrite) r = 'read';
       if (rank[r] > rank[best]) best = r;
     }
-    if (best !== 'write') out[n] = best;
+    if (best !== 'write') out[f.name] = best;
   }
   return out;
 }
