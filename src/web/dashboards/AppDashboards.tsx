@@ -10,7 +10,7 @@ import { api } from '../api.ts';
 import type { Locale } from '../i18n/index.tsx';
 import { errorText } from '../session.ts';
 import { useI18n } from '../i18n/index.tsx';
-import { Chart } from './Chart.tsx';
+import { Chart } from '../components/Chart.tsx';
 import { useDashI18n, type DT } from './i18n.ts';
 import { chartOption, fieldLabel, formatDecimal, keyText, measureName, measuresOf, summary, type DashApp, type WidgetData } from './options.ts';
 import './dashboards.css';

@@ -7,10 +7,10 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Alert, App, Button, Card, Col, Empty, Row, Segmented, Space, Statistic, Tag, Typography } from 'antd';
 import { ReloadOutlined, SafetyOutlined } from '@ant-design/icons';
 import { integrationApi, type Alert as AlertView, type DayFigures, type HealthEntry } from './api.ts';
-import { Chart } from './Chart.tsx';
+import { Chart } from '../components/Chart.tsx';
 import { PageHead, QueryProblem, useProblem, when } from './common.tsx';
 import { ageText, useIntegrationI18n, type IT } from './i18n.ts';
-import type { EChartsOption } from './echarts.ts';
+import type { EChartsOption } from '../components/echarts.ts';
 
 const C = { ok: '#2f7d4f', fail: '#cf1322', okPrev: '#9fc9ae', failPrev: '#f2a5a5', avg: '#1677ff', p95: '#722ed1', backlog: '#fa8c16', age: '#8c8c8c' };
 

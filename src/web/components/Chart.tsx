@@ -1,12 +1,14 @@
-// One ECharts canvas, loaded on first use (ECharts is big; only screens with a chart pay for it).
-// The canvas follows its box's size; the text summary is what screen readers get.
+// One ECharts chart (app dashboards, integration health), loaded on first use: ECharts is big and
+// no screen without a chart pays for it. The canvas follows its box's size; a text summary beside
+// it is what screen readers get.
 import { useEffect, useRef, useState } from 'react';
+import type { EChartsOption } from './echarts.ts';
 
 type Lib = typeof import('./echarts.ts');
 let loading: Promise<Lib> | null = null;
 const loadECharts = () => (loading ??= import('./echarts.ts'));
 
-export function Chart({ option, height, label, loadingText, testId }: { option: Record<string, unknown>; height: number; label: string; loadingText: string; testId?: string }) {
+export function Chart({ option, height = 260, label, loadingText, testId }: { option: EChartsOption; height?: number; label: string; loadingText: string; testId?: string }) {
   const box = useRef<HTMLDivElement>(null);
   const chart = useRef<ReturnType<Lib['echarts']['init']> | null>(null);
   const [ready, setReady] = useState(false);
@@ -34,9 +36,9 @@ export function Chart({ option, height, label, loadingText, testId }: { option: 
   }, [ready, option]);
 
   return (
-    <div className="dash-chart" role="img" aria-label={label} data-testid={testId} data-ready={ready ? 'true' : 'false'}>
+    <div className="chart" role="img" aria-label={label} data-testid={testId} data-ready={ready ? 'true' : 'false'}>
       <div ref={box} style={{ height, width: '100%' }} />
-      {!ready ? <div className="dash-chart-loading">{loadingText}</div> : null}
+      {!ready ? <div className="chart-loading">{loadingText}</div> : null}
     </div>
   );
 }
