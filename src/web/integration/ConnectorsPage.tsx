@@ -8,7 +8,7 @@ import { ApiOutlined, DeleteOutlined, EditOutlined, PlusOutlined } from '@ant-de
 import { isApiError } from '../api.ts';
 import { integrationApi, type ConnectionTestResult, type Connector, type DriverInfo } from './api.ts';
 import { buildConfig, buildSecrets, DRIVER_FORMS, formOf, splitConfig, visible, type FieldSpec } from './driverForms.ts';
-import { PageHead, QueryProblem, useProblem, when } from './common.tsx';
+import { PageHead, QueryProblem, useConfirmedDelete, useProblem, when } from './common.tsx';
 import { useIntegrationI18n } from './i18n.ts';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
@@ -220,9 +220,7 @@ function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | nul
 
 export default function ConnectorsPage() {
   const { it, both } = useIntegrationI18n();
-  const { message, modal } = App.useApp();
   const problem = useProblem();
-  const qc = useQueryClient();
   const drivers = useQuery({ queryKey: ['integration', 'drivers'], queryFn: integrationApi.drivers, staleTime: 300_000 });
   const list = useQuery({ queryKey: ['integration', 'connectors'], queryFn: integrationApi.connectors });
   const [drawer, setDrawer] = useState<{ open: boolean; editing: Connector | null }>({ open: false, editing: null });
@@ -237,21 +235,10 @@ export default function ConnectorsPage() {
       setTests((t) => ({ ...t, [c.id]: { error: problem(err) } }));
     }
   };
-  const remove = useMutation({
-    mutationFn: (c: Connector) => integrationApi.deleteConnector(c.id),
-    onSuccess: () => {
-      void message.success(it('conn.deleted'));
-      void qc.invalidateQueries({ queryKey: ['integration'] });
-    },
+  const confirmDelete = useConfirmedDelete((c: Connector) => integrationApi.deleteConnector(c.id), {
+    title: (c) => it('conn.deleteConfirm', { name: c.name }),
+    done: it('conn.deleted'),
   });
-  const confirmDelete = (c: Connector) =>
-    modal.confirm({
-      title: it('conn.deleteConfirm', { name: c.name }),
-      okText: it('common.delete'),
-      okButtonProps: { danger: true },
-      cancelText: it('common.cancel'),
-      onOk: () => remove.mutateAsync(c).catch((err: unknown) => void message.error(problem(err))),
-    });
   const driverOf = (kind: string) => drivers.data?.find((d) => d.kind === kind);
 
   return (

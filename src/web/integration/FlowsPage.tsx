@@ -7,7 +7,7 @@ import { Alert, App, Button, Card, Col, Drawer, Form, Input, InputNumber, Row, S
 import { CloudServerOutlined, DeleteOutlined, EditOutlined, PlusOutlined, SendOutlined } from '@ant-design/icons';
 import { integrationApi, type Flow, type FlowInput } from './api.ts';
 import { useDrawerSize } from './ConnectorsPage.tsx';
-import { JsonBlock, PageHead, QueryProblem, useProblem } from './common.tsx';
+import { JsonBlock, PageHead, QueryProblem, useConfirmedDelete, useProblem } from './common.tsx';
 import { useIntegrationI18n } from './i18n.ts';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
@@ -398,30 +398,16 @@ function TestEventForm({ flow, onClose }: { flow: Flow; onClose: () => void }) {
 
 export default function FlowsPage() {
   const { it } = useIntegrationI18n();
-  const { message, modal } = App.useApp();
-  const problem = useProblem();
-  const qc = useQueryClient();
   const flows = useQuery({ queryKey: ['integration', 'flows'], queryFn: integrationApi.flows });
   const connectors = useQuery({ queryKey: ['integration', 'connectors'], queryFn: integrationApi.connectors });
   const [drawer, setDrawer] = useState<{ open: boolean; editing: Flow | null }>({ open: false, editing: null });
   const [eventFor, setEventFor] = useState<Flow | null>(null);
   const connectorName = (id: string) => connectors.data?.find((c) => c.id === id)?.name ?? id;
 
-  const remove = useMutation({
-    mutationFn: (f: Flow) => integrationApi.deleteFlow(f.id),
-    onSuccess: () => {
-      void message.success(it('flow.deleted'));
-      void qc.invalidateQueries({ queryKey: ['integration'] });
-    },
+  const confirmDelete = useConfirmedDelete((f: Flow) => integrationApi.deleteFlow(f.id), {
+    title: (f) => it('flow.deleteConfirm', { name: f.name }),
+    done: it('flow.deleted'),
   });
-  const confirmDelete = (f: Flow) =>
-    modal.confirm({
-      title: it('flow.deleteConfirm', { name: f.name }),
-      okText: it('common.delete'),
-      okButtonProps: { danger: true },
-      cancelText: it('common.cancel'),
-      onOk: () => remove.mutateAsync(f).catch((err: unknown) => void message.error(problem(err))),
-    });
 
   return (
     <div data-testid="integration-flows">

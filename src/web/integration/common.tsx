@@ -1,7 +1,8 @@
 // Small pieces the integration screens share: state tags, JSON blocks, time formatting, a
 // message for a failed call (always the server's own words), and the 403 notice.
 import type { ReactNode } from 'react';
-import { Alert, Tag, Typography } from 'antd';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { Alert, App, Tag, Typography } from 'antd';
 import dayjs from 'dayjs';
 import { isApiError } from '../api.ts';
 import { problemText, type DeliveryState } from './api.ts';
@@ -40,6 +41,33 @@ export function JsonBlock({ value, label }: { value: unknown; label: string }) {
 export function useProblem(): (err: unknown) => string {
   const { it } = useIntegrationI18n();
   return (err) => problemText(err, it('common.network'));
+}
+
+/**
+ * Delete with a confirmation dialog: on success a message and a refetch of the integration data;
+ * on failure the server's words.
+ */
+export function useConfirmedDelete<T>(remove: (item: T) => Promise<unknown>, texts: { title: (item: T) => string; done: string }): (item: T) => void {
+  const { it } = useIntegrationI18n();
+  const { message, modal } = App.useApp();
+  const problem = useProblem();
+  const qc = useQueryClient();
+  const mutation = useMutation({
+    mutationFn: remove,
+    onSuccess: () => {
+      void message.success(texts.done);
+      void qc.invalidateQueries({ queryKey: ['integration'] });
+    },
+  });
+  return (item) => {
+    modal.confirm({
+      title: texts.title(item),
+      okText: it('common.delete'),
+      okButtonProps: { danger: true },
+      cancelText: it('common.cancel'),
+      onOk: () => mutation.mutateAsync(item).catch((err: unknown) => void message.error(problem(err))),
+    });
+  };
 }
 
 /** A query failed: 403 gets the access notice, anything else the server's message. */

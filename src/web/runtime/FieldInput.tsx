@@ -179,17 +179,36 @@ export function UserPicker({ id, value, onChange, disabled }: { id?: string; val
   const current = useQuery({ queryKey: ['org-user', value], queryFn: () => api.get<OrgUser>(`/org/users/${value}`), enabled: Boolean(value), staleTime: 300_000 });
   const name = (u: OrgUser) => `${locale === 'en' && u.displayNameEn ? u.displayNameEn : u.displayName}（${u.username}）`;
   const options = (users.data?.items ?? []).map((u) => ({ value: u.id, label: name(u) }));
-  if (value && current.data && !options.some((o) => o.value === value)) options.unshift({ value, label: name(current.data) });
+  const currentOption = current.data ? { value: current.data.id, label: name(current.data) } : null;
+  return <SearchSelect {...{ id, value, onChange, disabled }} options={options} current={currentOption} loading={users.isFetching} onSearch={setQ} placeholder={t('form.searchPlaceholder')} />;
+}
+
+/**
+ * A server-searched single choice: the options of the current search, plus the chosen value's own
+ * option when the search does not list it (so the field never shows a bare id).
+ */
+function SearchSelect(p: {
+  id?: string;
+  value: string | null;
+  onChange: (v: string | null) => void;
+  disabled?: boolean;
+  options: Array<{ value: string; label: string }>;
+  current: { value: string; label: string } | null;
+  loading: boolean;
+  onSearch: (q: string) => void;
+  placeholder: string;
+}) {
+  const options = p.value && p.current && !p.options.some((o) => o.value === p.value) ? [{ value: p.value, label: p.current.label }, ...p.options] : p.options;
   return (
     <Select
-      id={id}
-      value={value ?? undefined}
-      onChange={(v) => onChange(v ?? null)}
+      id={p.id}
+      value={p.value ?? undefined}
+      onChange={(v) => p.onChange(v ?? null)}
       allowClear
-      disabled={disabled}
-      loading={users.isFetching}
-      placeholder={t('form.searchPlaceholder')}
-      showSearch={{ filterOption: false, onSearch: setQ }}
+      disabled={p.disabled}
+      loading={p.loading}
+      placeholder={p.placeholder}
+      showSearch={{ filterOption: false, onSearch: p.onSearch }}
       options={options}
     />
   );
@@ -244,20 +263,8 @@ function LinkPicker({ id, app, target, value, onChange, disabled }: { id?: strin
     staleTime: 60_000,
   });
   const options = (list.data?.items ?? []).map((r) => ({ value: r.id, label: title(r) }));
-  if (value && current.data && !options.some((o) => o.value === value)) options.unshift({ value, label: title(current.data) });
-  return (
-    <Select
-      id={id}
-      value={value ?? undefined}
-      onChange={(v) => onChange(v ?? null)}
-      allowClear
-      disabled={disabled}
-      loading={list.isFetching}
-      placeholder={t('form.searchPlaceholder')}
-      showSearch={{ filterOption: false, onSearch: setQ }}
-      options={options}
-    />
-  );
+  const currentOption = current.data ? { value: current.data.id, label: title(current.data) } : null;
+  return <SearchSelect {...{ id, value, onChange, disabled }} options={options} current={currentOption} loading={list.isFetching} onSearch={setQ} placeholder={t('form.searchPlaceholder')} />;
 }
 
 /** ERP master data: a search against /masterdata/:kind when the integration hub offers it, else a code. */
