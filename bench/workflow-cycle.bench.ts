@@ -4,6 +4,7 @@
 // decision's transaction. CONCURRENCY chains run at once on the pool; each step is one
 // transaction. Target: ≥ 400 instances/s.
 // Env: BENCH_CYCLES (2000), BENCH_CONCURRENCY (16).
+import pg from 'pg';
 import pino from 'pino';
 import { loadConfig } from '../src/server/config.ts';
 import { createTrellis } from '../src/server/main.ts';
@@ -96,6 +97,7 @@ runBench('workflow-cycle', async () => {
     // warm-up
     for (let i = 0; i < 20; i++) await cycle(i);
     if (process.env.BENCH_PROFILE) console.error('ms per step (sequential warm-up):', Object.fromEntries(Object.entries(timing).map(([k, v]) => [k, round(v / 20, 2)])));
+    if (process.env.BENCH_TRACE) await traceOneCycle(() => cycle(-1));
     let next = 0;
     const started = performance.now();
     const lanes = Array.from({ length: CONCURRENCY }, async () => {
@@ -108,7 +110,8 @@ runBench('workflow-cycle', async () => {
               (select count(*)::int from wf_instances where status = 'approved') as approved`,
     );
     const { submitted, approved } = check.rows[0]!;
-    if (submitted !== CYCLES + 20 || approved !== CYCLES + 20) throw new Error(`expected ${CYCLES + 20} effective documents, found ${submitted} submitted / ${approved} approved`);
+    const expected = CYCLES + 20 + (process.env.BENCH_TRACE ? 1 : 0);
+    if (submitted !== expected || approved !== expected) throw new Error(`expected ${expected} effective documents, found ${submitted} submitted / ${approved} approved`);
     const perSec = round(CYCLES / seconds, 1);
     return {
       instancesPerSec: perSec,
@@ -123,3 +126,26 @@ runBench('workflow-cycle', async () => {
     await t.close();
   }
 });
+
+/** BENCH_TRACE=1: prints every statement one cycle sends, marking the ones sent without waiting. */
+async function traceOneCycle(run: () => Promise<void>): Promise<void> {
+  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const original = proto.query;
+  const lines: string[] = [];
+  let inFlight = 0;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const cfg = args[0] as string | { text: string };
+    const text = typeof cfg === 'string' ? cfg : cfg.text;
+    lines.push(`${inFlight > 0 ? '  +' : '   '} ${text.replace(/\s+/g, ' ').slice(0, 150)}`);
+    inFlight++;
+    const r = original.apply(this, args) as Promise<unknown>;
+    void Promise.resolve(r).finally(() => inFlight--).catch(() => {});
+    return r;
+  };
+  try {
+    await run();
+  } finally {
+    proto.query = original;
+  }
+  console.error(`one cycle: ${lines.length} statements (+ = sent while another was in flight)\n${lines.join('\n')}`);
+}

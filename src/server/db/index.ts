@@ -4,7 +4,7 @@ import { openPglite } from './pglite.ts';
 import { openPostgres } from './postgres.ts';
 
 export type { Database, Sql, Statement, Tx, QueryResult, DatabaseKind } from './types.ts';
-export { combineStatements, deferWrite } from './tx.ts';
+export { combineStatements, deferWrite, sendWrite } from './tx.ts';
 export { migrate, pendingMigrations, type Migration } from './migrate.ts';
 export { DataDirLockedError } from './lock.ts';
 

@@ -49,23 +49,34 @@ function statementName(text: string, params: readonly unknown[] | undefined): st
   return name;
 }
 
-/** Runs one parameterised statement, prepared when it is one Trellis repeats. */
-async function run(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]): Promise<pg.QueryResult> {
-  const name = statementName(text, params);
-  if (!name) return client.query(text, params as unknown[] | undefined);
-  try {
-    return await client.query({ name, text, values: params as unknown[] });
-  } catch (err) {
+const { prepareValue } = (pg as unknown as { utils: { prepareValue(v: unknown): unknown } }).utils ?? {};
+
+/**
+ * Runs one parameterised statement, prepared when it is one Trellis repeats. Not async on
+ * purpose: the statement is handed to the connection before this returns, so statements issued
+ * one after another leave in that order, and a value the driver cannot serialise throws HERE,
+ * before anything is sent — on a pipelined connection a `commit` issued right after must never
+ * go out behind a statement that silently was not sent.
+ */
+function run(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]): Promise<pg.QueryResult> {
+  const values = params && prepareValue ? params.map((v) => prepareValue(v)) : (params as unknown[] | undefined);
+  const name = statementName(text, values);
+  if (!name) return client.query(text, values);
+  return client.query({ name, text, values }).catch((err: unknown) => {
     if ((err as { code?: string }).code === '0A000' && /cached plan/.test(String((err as Error).message))) {
       named.delete(text);
       neverName.add(text);
     }
     throw err;
-  }
+  });
 }
 
 export async function openPostgres(url: string, onHookError: (e: unknown) => void, poolSize = 16): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // Pipelined connections: a statement is sent without waiting for the answer to the one before
+  // it (each still gets its own Sync, so errors stay per statement). Transactions use it to send
+  // `begin` with their first statement and `commit` with their last batch — two round trips
+  // fewer per transaction (see tx below). Trellis never keeps a portal open across round trips.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, pipeline: true } as pg.PoolConfig);
   pool.on('error', onHookError); // an idle client lost its connection: the pool replaces it
   await pool.query('select 1');
   const query = async <R,>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
@@ -88,13 +99,50 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
       // one (`finalQuery`) runs it alone: one statement is atomic by itself.
       let begun = false;
       let finished = false;
-      const inTx = async (text: string, params?: readonly unknown[]) => {
-        if (finished) throw new Error('This transaction already ran its final statement (finalQuery); nothing may follow it.');
-        if (!begun) {
-          begun = true;
-          await client.query('begin');
+      // Statements sent without waiting (`begin`, `send`): the first failure among them is the
+      // transaction's error; `settle` waits for all of them.
+      const sent: Array<Promise<unknown>> = [];
+      let sentError: unknown;
+      const track = (p: Promise<unknown>) => {
+        sent.push(p.catch((err: unknown) => {
+          sentError ??= err;
+        }));
+      };
+      const settle = async () => {
+        if (sent.length) await Promise.all(sent.splice(0));
+        if (sentError !== undefined) throw sentError;
+      };
+      // Several statements issued together leave in one socket write (the pipelined client
+      // writes each at once; corking the stream gathers them).
+      const together = <T,>(issue: () => T): T => {
+        const stream = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
+        stream.cork();
+        try {
+          return issue();
+        } finally {
+          stream.uncork();
         }
-        return run(client, text, params);
+      };
+      const issue = (text: string, params?: readonly unknown[]): Promise<pg.QueryResult> => {
+        if (finished) throw new Error('This transaction already ran its final statement (finalQuery); nothing may follow it.');
+        if (begun) return run(client, text, params);
+        begun = true;
+        // `begin` goes out in the same write as the first statement
+        return together(() => {
+          track(client.query('begin'));
+          return run(client, text, params);
+        });
+      };
+      const inTx = async (text: string, params?: readonly unknown[]) => {
+        try {
+          const r = await issue(text, params);
+          await settle();
+          return r;
+        } catch (err) {
+          // a statement sent earlier failed first: that is the cause, this one only met the aborted transaction
+          await settle();
+          throw err;
+        }
       };
       const made = makeTx({
         query: async <R,>(text: string, params?: readonly unknown[]) => {
@@ -105,6 +153,9 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
           await inTx(script);
         },
       });
+      made.tx.send = (statement) => {
+        track(issue(statement.text, statement.params));
+      };
       const queue = made.tx.beforeCommit!;
       made.tx.beforeCommit = (statement) => {
         if (finished) throw new Error('This transaction already ran its final statement (finalQuery); queue writes before it.');
@@ -119,8 +170,21 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
       let result;
       try {
         result = await fn(made.tx);
-        if (!finished) await made.flush();
-        if (begun) await client.query('commit');
+        if (!finished) {
+          const batch = await made.takeFinal();
+          if (batch && !begun) {
+            // nothing ran yet: the queued writes are the whole transaction, one statement
+            await run(client, batch.text, batch.params);
+          } else if (begun) {
+            // the queued writes and `commit` leave in one write. Should anything sent fail,
+            // PostgreSQL answers the commit with a rollback (the transaction is aborted): nothing is kept.
+            const [writing, committing] = together(() => [batch ? run(client, batch.text, batch.params) : null, client.query('commit')] as const);
+            if (writing) track(writing);
+            track(committing);
+            begun = false;
+            await settle();
+          }
+        }
       } catch (err) {
         if (begun) await client.query('rollback').catch(() => {});
         client.release();

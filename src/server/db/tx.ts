@@ -8,6 +8,11 @@ export interface MadeTx {
   channels: Set<string>;
   /** Runs the statements queued with `beforeCommit` (one round trip); call right before commit. */
   flush(): Promise<void>;
+  /**
+   * Like `flush`, but returns the (last) combined statement instead of running it, for a driver
+   * that sends it together with its `commit`; null when nothing is queued.
+   */
+  takeFinal(): Promise<Statement | null>;
   /** How many statements are queued. */
   queued(): number;
 }
@@ -29,18 +34,24 @@ export function makeTx(sql: Sql): MadeTx {
       queued.push(statement);
     },
   };
-  const flush = async (): Promise<void> => {
-    // a queued function may queue more (rarely): loop until the queue stays empty
+  const takeFinal = async (): Promise<Statement | null> => {
+    // a queued function may queue more (rarely): earlier batches run, the last one is returned
     while (queued.length) {
       const batch = queued;
       queued = [];
       const statements = batch.map((s) => (typeof s === 'function' ? s() : s)).filter((s): s is Statement => s !== null);
       if (!statements.length) continue;
       const all = combineStatements(statements);
+      if (!queued.length) return all;
       await sql.query(all.text, all.params);
     }
+    return null;
   };
-  return { tx, hooks, channels, flush, queued: () => queued.length };
+  const flush = async (): Promise<void> => {
+    const last = await takeFinal();
+    if (last) await sql.query(last.text, last.params);
+  };
+  return { tx, hooks, channels, flush, takeFinal, queued: () => queued.length };
 }
 
 /**
@@ -49,6 +60,15 @@ export function makeTx(sql: Sql): MadeTx {
  */
 export async function deferWrite(tx: Tx, statement: Statement): Promise<void> {
   if (tx.beforeCommit) tx.beforeCommit(statement);
+  else await tx.query(statement.text, statement.params);
+}
+
+/**
+ * Runs a write whose answer nobody reads, pipelined where the driver can (`Tx.send`): in order
+ * with the transaction's other statements, without waiting for its answer.
+ */
+export async function sendWrite(tx: Tx, statement: Statement): Promise<void> {
+  if (tx.send) tx.send(statement);
   else await tx.query(statement.text, statement.params);
 }
 

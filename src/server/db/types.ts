@@ -49,6 +49,14 @@ export interface Tx extends Sql {
    * `query`.
    */
   finalQuery?<R = Record<string, any>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /**
+   * Sends a write whose answer nobody waits for: it runs in order with the transaction's other
+   * statements (later ones see what it wrote), but the caller goes on at once. On a pipelined
+   * connection it travels with the next statement instead of costing a round trip of its own;
+   * its failure fails the next awaited statement or the commit, and the transaction rolls back.
+   * Optional: use `sendWrite`, which awaits the statement where the driver cannot pipeline.
+   */
+  send?(statement: Statement): void;
 }
 
 export type DatabaseKind = 'pglite' | 'postgres';
