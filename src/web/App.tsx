@@ -1,6 +1,6 @@
 // The shell: language, theme, data cache, routes. Every page is loaded lazily so the first
 // paint only carries React, the router, the query cache and antd's theme machinery.
-import { lazy, Suspense, type ReactNode } from 'react';
+import { Suspense, useEffect, useState, type ReactNode } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router-dom';
 import { QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { ConfigProvider } from 'antd';
@@ -9,42 +9,50 @@ import antdEnModule from 'antd/es/locale/en_US.js';
 import antdZhModule from 'antd/es/locale/zh_CN.js';
 import dayjs from 'dayjs';
 import 'dayjs/locale/zh-cn.js';
-import { isApiError, setApiLanguage } from './api.ts';
+import { fetchMe, isApiError, setApiLanguage } from './api.ts';
 import { I18nProvider, useI18n } from './i18n/index.tsx';
+import { lazyPage } from './lazyPage.ts';
 import { PageLoading } from './PageLoading.tsx';
 import { ME_KEY, useMe } from './session.ts';
 import { prefetchInbox } from './runtime/hooks.ts';
 
-const LoginPage = lazy(() => import('./pages/LoginPage.tsx'));
-const AppLayout = lazy(() => import('./layout/AppLayout.tsx'));
-const HomePage = lazy(() => import('./pages/HomePage.tsx'));
-const AppPage = lazy(() => import('./pages/AppPage.tsx'));
-const ListPage = lazy(() => import('./pages/ListPage.tsx'));
-const RecordPage = lazy(() => import('./pages/RecordPage.tsx'));
-const InboxPage = lazy(() => import('./pages/InboxPage.tsx'));
-const TaskPage = lazy(() => import('./pages/TaskPage.tsx'));
-const ApprovalPage = lazy(() => import('./pages/TaskPage.tsx').then((m) => ({ default: m.ApprovalPage })));
-const ScanPage = lazy(() => import('./pages/ScanPage.tsx'));
-const BuilderRoutes = lazy(() => import('./builder/BuilderRoutes.tsx'));
-const IntegrationRoutes = lazy(() => import('./integration/IntegrationRoutes.tsx'));
-const NotFoundPage = lazy(() => import('./pages/NotFoundPage.tsx'));
-const SessionError = lazy(() => import('./pages/SessionError.tsx'));
+const LoginPage = lazyPage(() => import('./pages/LoginPage.tsx'));
+const AppLayout = lazyPage(() => import('./layout/AppLayout.tsx'));
+const HomePage = lazyPage(() => import('./pages/HomePage.tsx'));
+const AppPage = lazyPage(() => import('./pages/AppPage.tsx'));
+const ListPage = lazyPage(() => import('./pages/ListPage.tsx'));
+const RecordPage = lazyPage(() => import('./pages/RecordPage.tsx'));
+const InboxPage = lazyPage(() => import('./pages/InboxPage.tsx'));
+const TaskPage = lazyPage(() => import('./pages/TaskPage.tsx'));
+const ApprovalPage = lazyPage(() => import('./pages/TaskPage.tsx').then((m) => ({ default: m.ApprovalPage })));
+const ScanPage = lazyPage(() => import('./pages/ScanPage.tsx'));
+const BuilderRoutes = lazyPage(() => import('./builder/BuilderRoutes.tsx'));
+const IntegrationRoutes = lazyPage(() => import('./integration/IntegrationRoutes.tsx'));
+const NotFoundPage = lazyPage(() => import('./pages/NotFoundPage.tsx'));
+const SessionError = lazyPage(() => import('./pages/SessionError.tsx'));
 
 /**
  * The code (and for the inbox, the data) of the page the URL opens is fetched while the session is
  * being checked, instead of one lazy chunk after the other: no request waterfall on a cold start.
+ * The route guard waits for that code (`startupCode`) before it renders the layout, so the first
+ * page never suspends: a Suspense fallback would make React hold the page back for up to 300 ms
+ * after the code arrived (its reveal throttle).
  */
-function preloadFor(pathname: string): void {
-  if (pathname.startsWith('/login')) return;
-  void import('./layout/AppLayout.tsx');
+function preloadFor(pathname: string): Promise<unknown> {
+  if (pathname.startsWith('/login')) return Promise.resolve();
+  // The session check gates every page: ask for it now, not after the first render.
+  void queryClient.prefetchQuery({ queryKey: ME_KEY, queryFn: fetchMe, staleTime: 60_000 });
+  const code: Array<Promise<unknown>> = [AppLayout.preload()];
   if (pathname.startsWith('/inbox')) {
-    void import('./pages/InboxPage.tsx');
+    code.push(InboxPage.preload());
     const tab = pathname.split('/')[2];
     prefetchInbox(queryClient, tab === 'done' || tab === 'cc' || tab === 'started' ? tab : 'todo');
-  } else if (/^\/a\/[^/]+\/[^/]+\/[^/]+/.test(pathname)) void import('./pages/RecordPage.tsx');
-  else if (/^\/a\/[^/]+\/[^/]+/.test(pathname)) void import('./pages/ListPage.tsx');
-  else if (pathname.startsWith('/tasks/')) void import('./pages/TaskPage.tsx');
-  else if (pathname === '/') void import('./pages/HomePage.tsx');
+  } else if (/^\/a\/[^/]+\/[^/]+\/[^/]+/.test(pathname)) code.push(RecordPage.preload());
+  else if (/^\/a\/[^/]+\/[^/]+/.test(pathname)) code.push(ListPage.preload());
+  else if (pathname.startsWith('/tasks/')) code.push(TaskPage.preload());
+  else if (pathname === '/') code.push(HomePage.preload());
+  // A chunk that failed to load is reported by the page's own lazy render, not here.
+  return Promise.allSettled(code);
 }
 
 export const BRAND_COLOR = '#2f7d4f';
@@ -74,7 +82,24 @@ const queryClient: QueryClient = new QueryClient({
   },
 });
 
-preloadFor(window.location.pathname);
+let startupCodeReady = false;
+const startupCode = preloadFor(window.location.pathname).then(() => {
+  startupCodeReady = true;
+});
+
+/** True once the code preloaded for the start URL has arrived (or failed). */
+function useStartupCode(): boolean {
+  const [ready, setReady] = useState(startupCodeReady);
+  useEffect(() => {
+    if (ready) return;
+    let live = true;
+    void startupCode.then(() => live && setReady(true));
+    return () => {
+      live = false;
+    };
+  }, [ready]);
+  return ready;
+}
 
 function Themed({ children }: { children: ReactNode }) {
   const { locale } = useI18n();
@@ -96,10 +121,12 @@ function Themed({ children }: { children: ReactNode }) {
 /** Route guard: signed-in users get the layout, everyone else the login page. */
 function RequireAuth() {
   const me = useMe();
+  const codeReady = useStartupCode();
   const location = useLocation();
   if (me.isPending) return <PageLoading />;
   if (me.isError) return <SessionError error={me.error} onRetry={() => void me.refetch()} />;
   if (!me.data) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  if (!codeReady) return <PageLoading />;
   return <AppLayout me={me.data} />;
 }
 
