@@ -83,6 +83,13 @@ export type FieldAccess = (typeof FIELD_ACCESS)[number];
  * a timeout per severity, per line or per routing-table row; `after` is used when the field is
  * empty or not a positive number.
  */
+/** A business-hours calendar defined by an administrator (`PUT /api/v1/workflow/calendars/:name`). */
+export const CalendarName = z
+  .string()
+  .min(1)
+  .max(40)
+  .regex(/^[a-z][a-z0-9_-]*$/, 'a calendar name: lower-case letters, digits, "_" and "-", starting with a letter');
+
 export const Sla = z
   .object({
     /** Remind the assignee after N minutes, again every `every` minutes while pending. */
@@ -94,6 +101,10 @@ export const Sla = z
       .optional(),
     /** Decide automatically after N minutes. */
     auto: z.object({ after: Minutes, afterField: FieldPath.optional(), action: z.enum(['approve', 'reject']) }).strict().optional(),
+    /** Count these minutes in business time (true) or wall-clock time (false); default: the workflow's choice. */
+    businessHours: z.boolean().optional(),
+    /** The business-hours calendar (an administrator's, `default` is the plant's); naming one counts in business time. */
+    calendar: CalendarName.optional(),
   })
   .strict();
 export type Sla = z.infer<typeof Sla>;
@@ -240,6 +251,10 @@ export interface WorkflowDef {
   entity: string;
   label: Label;
   description?: string;
+  /** SLA minutes of every node count in business time (a node's `sla.businessHours` overrides). */
+  businessHours?: boolean;
+  /** The calendar for business time (default `default`, the plant's); naming one implies businessHours. */
+  calendar?: string;
   root: WorkflowNode;
 }
 
@@ -249,6 +264,8 @@ export const WorkflowDef: z.ZodType<WorkflowDef> = z
     entity: z.string().min(1).max(30),
     label: Label,
     description: z.string().max(2000).optional(),
+    businessHours: z.boolean().optional(),
+    calendar: CalendarName.optional(),
     root: WorkflowNode,
   })
   .strict();
@@ -397,6 +414,30 @@ export function validateWorkflow(wf: WorkflowDef, entity?: EntityDef, entities?:
     void parent;
   });
   return problems;
+}
+
+/**
+ * The calendar a node's SLA minutes are counted on, or null for wall-clock minutes. The node's
+ * `sla` decides first (businessHours false = wall clock; a calendar name or businessHours true =
+ * business time), then the workflow's; the calendar defaults to the plant's `default`.
+ */
+export function slaCalendar(wf: Pick<WorkflowDef, 'businessHours' | 'calendar'>, node: WorkflowNode): string | null {
+  const sla = node.type === 'approver' || node.type === 'handler' ? node.sla : undefined;
+  if (sla?.businessHours === false) return null;
+  if (sla?.businessHours || sla?.calendar) return sla.calendar ?? wf.calendar ?? 'default';
+  if (wf.businessHours === false) return null;
+  if (wf.businessHours || wf.calendar) return wf.calendar ?? 'default';
+  return null;
+}
+
+/** Every calendar a workflow names, with the path a problem about it points at. */
+export function calendarRefs(wf: WorkflowDef): Array<{ path: string; name: string }> {
+  const out: Array<{ path: string; name: string }> = [];
+  if (wf.calendar) out.push({ path: `workflows.${wf.name}.calendar`, name: wf.calendar });
+  walkNodes(wf.root, (n) => {
+    if ((n.type === 'approver' || n.type === 'handler') && n.sla?.calendar) out.push({ path: `workflows.${wf.name}.nodes.${n.id}.sla.calendar`, name: n.sla.calendar });
+  });
+  return out;
 }
 
 /** `root.next.approvers.0` → `workflows.x.nodes.<id>.approvers.0`: schema errors point at node ids too. */

@@ -7,7 +7,7 @@ import { modelingRoutes } from './routes.ts';
 import { clearAppCache as clearCache } from './registry.ts';
 
 export { validateApp, namedPath, checkNamingPattern, ROLE_CODE_RE, type ValidationResult } from './validate.ts';
-export { publishApp, rollbackApp, diffApp, type PublishOptions, type PublishResult } from './publish.ts';
+export { publishApp, rollbackApp, diffApp, registerPublishCheck, type PublishCheck, type PublishOptions, type PublishResult } from './publish.ts';
 export type { SchemaChange, ChangeKind } from './diff.ts';
 export {
   getPublishedApp,

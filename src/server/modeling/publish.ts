@@ -83,7 +83,19 @@ function ddlProblem(app: string, change: SchemaChange, err: unknown): AppError {
 }
 
 /** Runs inside the caller's transaction: plan, check, apply, record. */
+/**
+ * Checks other engines run before a publish (or a dry run) with the database at hand — what the
+ * pure validateApp cannot know, e.g. that a business-hours calendar an approval tree names exists.
+ */
+export type PublishCheck = (tx: Tx, app: AppDef) => Promise<Array<{ path: string; message: string }>>;
+const publishChecks: PublishCheck[] = [];
+export function registerPublishCheck(fn: PublishCheck): void {
+  publishChecks.push(fn);
+}
+
 async function publishIn(tx: Tx, ctx: AppContext, actor: Actor, app: AppDef, opts: PublishOptions, extraAudit: Record<string, unknown>): Promise<PublishResult> {
+  const problems = (await Promise.all(publishChecks.map((check) => check(tx, app)))).flat();
+  if (problems.length) throw validationFailed(`The app definition has ${problems.length} problem(s): ${problems.slice(0, 5).map((e) => `${e.path}: ${e.message}`).join('; ')}`, problems);
   await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [PUBLISH_LOCK, app.name]);
   const current = await currentDefinition(tx, app.name, true);
   const plan = await planChanges(tx, current?.def ?? null, app, { trgm: await hasTrgm(ctx, tx), timezone: ctx.config.timezone });

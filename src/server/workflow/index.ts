@@ -6,6 +6,9 @@ import { workflowMigrations } from './migrations.ts';
 import { workflowRoutes } from './routes.ts';
 import { startTimerWorker } from './timers.ts';
 import { linkRecords } from './integration.ts';
+import { registerPublishCheck } from '../modeling/index.ts';
+import { calendarProblems } from './calendar-store.ts';
+import type { WorkflowDef } from '../../shared/workflow-definition.ts';
 import './actions.ts';
 
 export {
@@ -26,6 +29,8 @@ export * as workflowInbox from './inbox.ts';
 export { checkWorkflow, validateWorkflow, WorkflowDef } from '../../shared/workflow-definition.ts';
 
 registerScopes('workflow:read', 'workflow:write');
+// an approval tree may only name business-hours calendars that exist
+registerPublishCheck((tx, app) => calendarProblems(tx, (app.workflows ?? []) as WorkflowDef[]));
 
 export const workflowEngine: Engine = {
   name: 'workflow',

@@ -179,4 +179,15 @@ create index wf_notifications_unread on wf_notifications(user_id) where read_at 
     id: 'workflow.002-condition-scope',
     up: `alter table wf_instances add column if not exists scope jsonb;`,
   },
+  {
+    // business-hours calendars for SLA timers (workflow/calendar.ts), edited by administrators
+    id: 'workflow.003-calendars',
+    up: `
+create table wf_calendars (
+  name text primary key,
+  definition jsonb not null,          -- CalendarDef: time zone, weekdays, hours, holidays, make-up days
+  updated_at timestamptz not null,
+  updated_by uuid references users(id)
+);`,
+  },
 ];

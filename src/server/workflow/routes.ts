@@ -11,6 +11,7 @@ import { EntityDef } from '../../shared/definition.ts';
 import * as inbox from './inbox.ts';
 import * as svc from './service.ts';
 import { startFromPublished } from './integration.ts';
+import { calendarProblems, calendarRoutes } from './calendar-store.ts';
 
 const tags = ['workflow'];
 const reader = (r: FastifyRequest): Actor => requireActor(r, { scope: 'workflow:read' });
@@ -58,6 +59,7 @@ const InstanceActionBody = z.discriminatedUnion('action', [
 ]);
 
 export function workflowRoutes(api: Api, ctx: AppContext): void {
+  calendarRoutes(api, ctx);
   api.post(
     '/workflow/validate',
     {
@@ -69,7 +71,8 @@ export function workflowRoutes(api: Api, ctx: AppContext): void {
     },
     async (request) => {
       reader(request);
-      const { problems } = checkWorkflow(request.body.workflow, request.body.entity);
+      const { problems, workflow } = checkWorkflow(request.body.workflow, request.body.entity);
+      if (workflow) problems.push(...(await calendarProblems(ctx.db, [workflow])));
       return { valid: problems.length === 0, problems };
     },
   );
