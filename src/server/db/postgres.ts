@@ -112,24 +112,29 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
         if (sent.length) await Promise.all(sent.splice(0));
         if (sentError !== undefined) throw sentError;
       };
-      // Several statements issued together leave in one socket write (the pipelined client
-      // writes each at once; corking the stream gathers them).
+      // Statements issued in one tick (`begin` and the first statement, writes sent without
+      // waiting and the read after them, the queued writes and `commit`) leave in ONE socket
+      // write: the pipelined client writes each at once, so the stream is corked until the tick ends.
+      const stream = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
+      let corked = false;
       const together = <T,>(issue: () => T): T => {
-        const stream = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
-        stream.cork();
-        try {
-          return issue();
-        } finally {
-          stream.uncork();
+        if (!corked) {
+          corked = true;
+          stream.cork();
+          process.nextTick(() => {
+            corked = false;
+            stream.uncork();
+          });
         }
+        return issue();
       };
       const issue = (text: string, params?: readonly unknown[]): Promise<pg.QueryResult> => {
         if (finished) throw new Error('This transaction already ran its final statement (finalQuery); nothing may follow it.');
-        if (begun) return run(client, text, params);
-        begun = true;
-        // `begin` goes out in the same write as the first statement
         return together(() => {
-          track(client.query('begin'));
+          if (!begun) {
+            begun = true;
+            track(client.query('begin'));
+          }
           return run(client, text, params);
         });
       };

@@ -3,7 +3,7 @@
 // caller's transaction and every mutation of an instance first locks its row, so two people
 // acting at once on the same instance are serialised and the second sees the first's result.
 import { randomUUID } from 'node:crypto';
-import { combineStatements, deferWrite, type Statement, type Tx } from '../db/index.ts';
+import { combineStatements, deferWrite, sendWrite, type Statement, type Tx } from '../db/index.ts';
 import type { Actor } from '../platform/context.ts';
 import { conflict, forbidden, notFound, unprocessable } from '../platform/errors.ts';
 import {
@@ -210,8 +210,7 @@ export async function addEvent(
     b.events.push(row);
     return;
   }
-  const s = eventsStatement([row]);
-  await x.tx.query(s.text, s.params);
+  await sendWrite(x.tx, eventsStatement([row]));
 }
 
 export async function notify(x: Exec, userIds: string[], kind: 'task' | 'reminder' | 'escalation' | 'outcome' | 'cc' | 'returned', title: string, taskId?: string | null, body?: string): Promise<void> {
@@ -224,8 +223,7 @@ export async function notify(x: Exec, userIds: string[], kind: 'task' | 'reminde
     b.notifications.push(...rows);
     return;
   }
-  const s = notificationsStatement(rows);
-  await x.tx.query(s.text, s.params);
+  await sendWrite(x.tx, notificationsStatement(rows));
 }
 
 function timerStatement(x: Exec, kind: string, dueAt: Date, refs: { taskId?: string; runId?: string }, payload: Record<string, unknown> = {}): Statement {
@@ -236,13 +234,20 @@ function timerStatement(x: Exec, kind: string, dueAt: Date, refs: { taskId?: str
 }
 
 async function addTimer(x: Exec, kind: string, dueAt: Date, refs: { taskId?: string; runId?: string }, payload: Record<string, unknown> = {}): Promise<void> {
-  const s = timerStatement(x, kind, dueAt, refs, payload);
-  await x.tx.query(s.text, s.params);
+  await sendWrite(x.tx, timerStatement(x, kind, dueAt, refs, payload));
 }
 
-/** Runs statements on different rows as one round trip (the first one's `returning` rows, if any). */
+/**
+ * Runs statements on different rows as one statement: the first one's `returning` rows, if it
+ * has any; without, nobody waits for the answer (`sendWrite`: it leaves with the next statement).
+ */
 async function runAll<R = Record<string, unknown>>(x: Exec, statements: Statement[]): Promise<R[]> {
-  const all = combineStatements(statements, /\breturning\b/i.test(statements[0]!.text) ? 0 : undefined);
+  const returning = /\breturning\b/i.test(statements[0]!.text);
+  const all = combineStatements(statements, returning ? 0 : undefined);
+  if (!returning) {
+    await sendWrite(x.tx, all);
+    return [];
+  }
   return (await x.tx.query<R>(all.text, all.params)).rows;
 }
 
@@ -251,7 +256,7 @@ function dropTimersStatement(taskIds: string[]): Statement {
 }
 
 async function dropTaskTimers(x: Exec, taskIds: string[]): Promise<void> {
-  if (taskIds.length) await x.tx.query('delete from wf_timers where task_id = any($1::uuid[]) and fired_at is null', [taskIds]);
+  if (taskIds.length) await sendWrite(x.tx, dropTimersStatement(taskIds));
 }
 
 function instanceState(inst: InstanceRow): string {
@@ -271,7 +276,7 @@ function instanceStatement(x: Exec): Statement | null {
 
 async function saveInstance(x: Exec): Promise<void> {
   const s = instanceStatement(x);
-  if (s) await x.tx.query(s.text, s.params);
+  if (s) await sendWrite(x.tx, s);
 }
 
 function outcomeEvent(x: Exec, outcome: Outcome) {
@@ -426,10 +431,10 @@ async function continueAfter(x: Exec, nodeId: string, parentRunId: string | null
   const done = new Set((run.state.done as string[] | undefined) ?? []);
   done.add(next.branch.id);
   if (done.size < next.container.branches.length) {
-    await x.tx.query('update wf_node_runs set state = $2 where id = $1', [run.id, JSON.stringify({ ...run.state, done: [...done] })]);
+    await sendWrite(x.tx, { text: 'update wf_node_runs set state = $2 where id = $1', params: [run.id, JSON.stringify({ ...run.state, done: [...done] })] });
     return;
   }
-  await x.tx.query(`update wf_node_runs set state = $2, status = 'completed', ended_at = $3 where id = $1`, [run.id, JSON.stringify({ ...run.state, done: [...done] }), x.now]);
+  await sendWrite(x.tx, { text: `update wf_node_runs set state = $2, status = 'completed', ended_at = $3 where id = $1`, params: [run.id, JSON.stringify({ ...run.state, done: [...done] }), x.now] });
   await addEvent(x, 'joined', { nodeId: run.node_id, system: true });
   return continueAfter(x, run.node_id, run.parent_run_id);
 }
@@ -459,7 +464,7 @@ async function insertRun(x: Exec, node: WorkflowNode, parentRunId: string | null
   const run = newRun(x, node, parentRunId, status, state);
   const s = runStatement(x, run);
   if (status === 'completed') await deferWrite(x.tx, s);
-  else await x.tx.query(s.text, s.params);
+  else await sendWrite(x.tx, s);
   return run;
 }
 
@@ -539,10 +544,10 @@ async function joinEmptyBranch(x: Exec, container: WorkflowNode & { type: 'paral
   const done = new Set((run.state.done as string[] | undefined) ?? []);
   done.add(branchId);
   if (done.size < container.branches.length) {
-    await x.tx.query('update wf_node_runs set state = $2 where id = $1', [runId, JSON.stringify({ ...run.state, done: [...done] })]);
+    await sendWrite(x.tx, { text: 'update wf_node_runs set state = $2 where id = $1', params: [runId, JSON.stringify({ ...run.state, done: [...done] })] });
     return;
   }
-  await x.tx.query(`update wf_node_runs set state = $2, status = 'completed', ended_at = $3 where id = $1`, [runId, JSON.stringify({ ...run.state, done: [...done] }), x.now]);
+  await sendWrite(x.tx, { text: `update wf_node_runs set state = $2, status = 'completed', ended_at = $3 where id = $1`, params: [runId, JSON.stringify({ ...run.state, done: [...done] }), x.now] });
   return continueAfter(x, container.id, run.parent_run_id);
 }
 
@@ -605,8 +610,7 @@ async function enterPeopleNode(x: Exec, node: PeopleNode, parentRunId: string | 
   // the run is written with its tasks (or with its final status) below: one statement
   const run = newRun(x, node, parentRunId, 'active');
   const settle = async (status: string, state?: Record<string, unknown>) => {
-    const s = runStatement(x, { ...run, status, state: state ?? run.state });
-    await x.tx.query(s.text, s.params);
+    await sendWrite(x.tx, runStatement(x, { ...run, status, state: state ?? run.state }));
   };
   const initiator = x.inst.initiator_id;
   let ids = await resolveApprovers(x.tx, node.approvers, resolveCtx(x, node.id));
@@ -945,13 +949,13 @@ export async function transfer(x: Exec, task: TaskRow, toUserId: string, comment
   assertActionable(x, task, x.actor.principal.userId);
   if (toUserId === task.assignee_id) throw unprocessable('The task is already yours: choose someone else to transfer it to.');
   await assertPerson(x, toUserId);
-  await x.tx.query(`update wf_tasks set status = 'transferred', decision = 'transfer', comment = $2, decided_at = $3, decided_by = $4 where id = $1`, [task.id, comment ?? null, x.now, x.actor.principal.userId]);
+  await sendWrite(x.tx, { text: `update wf_tasks set status = 'transferred', decision = 'transfer', comment = $2, decided_at = $3, decided_by = $4 where id = $1`, params: [task.id, comment ?? null, x.now, x.actor.principal.userId] });
   await dropTaskTimers(x, [task.id]);
   const node = x.tree.node(task.node_id);
   const run = task.run_id ? await runOf(x, task.run_id) : null;
   const created = await insertTask(x, run, node, task.kind, toUserId, { seq: task.seq, status: 'pending', origin: task.origin, blocksTaskId: task.blocks_task_id, escalationLevel: task.escalation_level });
   // added-before signers waiting on the old task now block the new one
-  await x.tx.query('update wf_tasks set blocks_task_id = $2 where blocks_task_id = $1', [task.id, created.id]);
+  await sendWrite(x.tx, { text: 'update wf_tasks set blocks_task_id = $2 where blocks_task_id = $1', params: [task.id, created.id] });
   await addEvent(x, 'transferred', { nodeId: task.node_id, taskId: task.id, comment, detail: { to: toUserId, newTask: created.id } });
   return created.id;
 }
@@ -973,7 +977,7 @@ export async function addSigners(x: Exec, task: TaskRow, position: 'before' | 'a
   const created: string[] = [];
   await addEvent(x, position === 'before' ? 'signer_added_before' : 'signer_added_after', { nodeId: task.node_id, taskId: task.id, comment, detail: { users: people } });
   if (position === 'before') {
-    await x.tx.query(`update wf_tasks set status = 'waiting' where id = $1`, [task.id]);
+    await sendWrite(x.tx, { text: `update wf_tasks set status = 'waiting' where id = $1`, params: [task.id] });
     await dropTaskTimers(x, [task.id]);
     for (const u of people) created.push((await insertTask(x, run, node, 'approve', u, { seq: task.seq, status: 'pending', origin: 'added_before', blocksTaskId: task.id })).id);
     return created;
@@ -1018,7 +1022,7 @@ export async function returnTask(x: Exec, task: TaskRow, target: string, comment
   else {
     throw unprocessable(`You can return this document to: ${targets.map((t) => `${t.nodeId} (${t.name})`).join(', ')}; "${target}" is not one of them.`, undefined, { targets });
   }
-  await x.tx.query(`update wf_tasks set status = 'returned', decision = 'return', comment = $2, decided_at = $3, decided_by = $4 where id = $1`, [task.id, comment ?? null, x.now, x.actor.principal.userId]);
+  await sendWrite(x.tx, { text: `update wf_tasks set status = 'returned', decision = 'return', comment = $2, decided_at = $3, decided_by = $4 where id = $1`, params: [task.id, comment ?? null, x.now, x.actor.principal.userId] });
   await cancelOpenWork(x);
   await addEvent(x, 'returned', { nodeId: task.node_id, taskId: task.id, comment, onBehalfOf: task.on_behalf_of, detail: { to } });
   if (to === root) {
@@ -1048,12 +1052,12 @@ export async function resubmit(x: Exec, input: DecisionInput): Promise<void> {
     const stored = await runRecordChangeHooks(x.tx, { instanceId: x.inst.id, app: x.inst.app, entity: x.inst.entity, recordId: x.inst.record_id, changes: input.changes, actor: x.actor, at: x.now });
     x.inst.record = stored ?? { ...x.inst.record, ...input.changes };
   }
-  await x.tx.query(`update wf_tasks set status = 'done', decision = 'resubmit', decided_at = $2, decided_by = $3, comment = $4 where instance_id = $1 and kind = 'resubmit' and status = 'pending'`, [x.inst.id, x.now, x.actor.principal.userId, input.comment ?? null]);
+  await sendWrite(x.tx, { text: `update wf_tasks set status = 'done', decision = 'resubmit', decided_at = $2, decided_by = $3, comment = $4 where instance_id = $1 and kind = 'resubmit' and status = 'pending'`, params: [x.inst.id, x.now, x.actor.principal.userId, input.comment ?? null] });
   x.inst.status = 'running';
   x.inst.round += 1;
   await saveInstance(x);
   await addEvent(x, 'resubmitted', { nodeId: x.tree.def.root.id, comment: input.comment, attachments: input.attachments, detail: { round: x.inst.round, ...(input.changes ? { changes: input.changes } : {}) } });
-  await x.tx.query(`insert into wf_node_runs (instance_id, node_id, node_type, round, status, started_at, ended_at) values ($1, $2, 'initiator', $3, 'completed', $4, $4)`, [x.inst.id, x.tree.def.root.id, x.inst.round, x.now]);
+  await sendWrite(x.tx, { text: `insert into wf_node_runs (instance_id, node_id, node_type, round, status, started_at, ended_at) values ($1, $2, 'initiator', $3, 'completed', $4, $4)`, params: [x.inst.id, x.tree.def.root.id, x.inst.round, x.now] });
   await runOutcomeHooks(x.tx, outcomeEvent(x, 'resubmitted'));
   await continueAfter(x, x.tree.def.root.id, null);
   await saveInstance(x);
@@ -1084,7 +1088,7 @@ export async function fireTimerEffect(x: Exec, timer: { kind: string; task_id: s
   if (timer.kind === 'delay') {
     const run = await runOf(x, timer.run_id!);
     if (run.status !== 'active') return 'stale';
-    await x.tx.query(`update wf_node_runs set status = 'completed', ended_at = $2 where id = $1`, [run.id, x.now]);
+    await sendWrite(x.tx, { text: `update wf_node_runs set status = 'completed', ended_at = $2 where id = $1`, params: [run.id, x.now] });
     await addEvent(x, 'delay_ended', { nodeId: run.node_id, system: true });
     await continueAfter(x, run.node_id, run.parent_run_id);
     await saveInstance(x);
@@ -1120,7 +1124,7 @@ export async function fireTimerEffect(x: Exec, timer: { kind: string; task_id: s
       await addEvent(x, 'escalation_failed', { nodeId: task.node_id, taskId: task.id, detail: { reason: 'no_manager', user: task.assignee_id }, system: true });
       return 'no_manager';
     }
-    await x.tx.query(`update wf_tasks set status = 'escalated', decided_at = $2 where id = $1`, [task.id, x.now]);
+    await sendWrite(x.tx, { text: `update wf_tasks set status = 'escalated', decided_at = $2 where id = $1`, params: [task.id, x.now] });
     await dropTaskTimers(x, [task.id]);
     const run = task.run_id ? await runOf(x, task.run_id) : null;
     const created = await insertTask(x, run, x.tree.node(task.node_id), task.kind, manager, {
@@ -1130,7 +1134,7 @@ export async function fireTimerEffect(x: Exec, timer: { kind: string; task_id: s
       blocksTaskId: task.blocks_task_id,
       escalationLevel: task.escalation_level + 1,
     });
-    await x.tx.query('update wf_tasks set blocks_task_id = $2 where blocks_task_id = $1', [task.id, created.id]);
+    await sendWrite(x.tx, { text: 'update wf_tasks set blocks_task_id = $2 where blocks_task_id = $1', params: [task.id, created.id] });
     await notify(x, [manager], 'escalation', x.inst.title, created.id);
     await addEvent(x, 'escalated', { nodeId: task.node_id, taskId: task.id, detail: { from: task.assignee_id, to: manager, level: task.escalation_level + 1, newTask: created.id }, system: true });
     return 'escalated';
