@@ -20,6 +20,7 @@ import type { AppDef, Condition } from '../../shared/definition.ts';
 import { runOutcomeHooks, runRecordChangeHooks, workflowAction, type Outcome } from './hooks.ts';
 import { admins, managerOf, primaryDepartment, resolveApprovers, slaMinutes, usersByName, type ResolveContext } from './resolve.ts';
 import { Tree } from './tree.ts';
+import { slaDue } from './calendar-store.ts';
 import { sendNotification } from '../notify/index.ts';
 
 export interface InstanceRow {
@@ -683,7 +684,7 @@ async function enterPeopleNode(x: Exec, node: PeopleNode, parentRunId: string | 
     },
     runStatement(x, run),
   ];
-  if (node.sla?.auto) statements.push(timerStatement(x, 'auto', minutes(x.now, await slaMinutes(x.tx, node.sla.auto, resolveCtx(x, node.id))), { runId: run.id }, { action: node.sla.auto.action }));
+  if (node.sla?.auto) statements.push(timerStatement(x, 'auto', await slaDue(x, await slaMinutes(x.tx, node.sla.auto, resolveCtx(x, node.id)), node.id), { runId: run.id }, { action: node.sla.auto.action }));
   for (const r of asked) statements.push(...(await slaTimers(x, { id: r.id, node_id: node.id, escalation_level: 0 })));
   const inserted = await runAll<TaskRow>(x, statements);
   const byId = new Map(inserted.map((t) => [t.id, t]));
@@ -753,10 +754,10 @@ async function slaTimers(x: Exec, task: Pick<TaskRow, 'id' | 'node_id' | 'escala
   const node = x.tree.has(task.node_id) ? x.tree.node(task.node_id) : null;
   const sla = node && (node.type === 'approver' || node.type === 'handler') ? node.sla : undefined;
   const out: Statement[] = [];
-  if (sla?.remind) out.push(timerStatement(x, 'remind', minutes(x.now, await slaMinutes(x.tx, sla.remind, resolveCtx(x, task.node_id))), { taskId: task.id }, { every: sla.remind.every ?? null }));
+  if (sla?.remind) out.push(timerStatement(x, 'remind', await slaDue(x, await slaMinutes(x.tx, sla.remind, resolveCtx(x, task.node_id)), task.node_id), { taskId: task.id }, { every: sla.remind.every ?? null }));
   if (sla?.escalate) {
     const max = sla.escalate.maxLevels ?? (sla.escalate.repeat ? 20 : 1);
-    if (task.escalation_level < max) out.push(timerStatement(x, 'escalate', minutes(x.now, await slaMinutes(x.tx, sla.escalate, resolveCtx(x, task.node_id))), { taskId: task.id }, { level: task.escalation_level }));
+    if (task.escalation_level < max) out.push(timerStatement(x, 'escalate', await slaDue(x, await slaMinutes(x.tx, sla.escalate, resolveCtx(x, task.node_id)), task.node_id), { taskId: task.id }, { level: task.escalation_level }));
   }
   return out;
 }
@@ -1115,7 +1116,7 @@ export async function fireTimerEffect(x: Exec, timer: { kind: string; task_id: s
     await notify(x, [task.assignee_id], 'reminder', x.inst.title, task.id);
     await addEvent(x, 'reminded', { nodeId: task.node_id, taskId: task.id, detail: { user: task.assignee_id }, system: true });
     const every = Number(timer.payload.every);
-    if (every > 0) await addTimer(x, 'remind', minutes(x.now, every), { taskId: task.id }, { every });
+    if (every > 0) await addTimer(x, 'remind', await slaDue(x, every, task.node_id), { taskId: task.id }, { every });
     return 'reminded';
   }
   if (timer.kind === 'escalate') {
