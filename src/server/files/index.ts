@@ -1,7 +1,8 @@
 // Files engine: attachments, photos and signatures that records point at.
 //
 //   POST /api/v1/files?name=<file name>     raw body, Content-Type from the allow-list → 201 {id, name, contentType, size, sha256, …}
-//   GET  /api/v1/files/:id                  the bytes (auth; images and PDF inline, the rest as a download)
+//   GET  /api/v1/files/:id                  the bytes (images and PDF inline, the rest as a download), to those
+//                                           who may read what references the file (access.ts), else 404
 //   GET  /api/v1/files/:id/meta             who uploaded what, when, its SHA-256
 //
 // A record field of type attachment/image/signature holds references `{ id, name, contentType, size }`;

@@ -19,4 +19,10 @@ create index files_created_by on files(created_by, created_at);
 
 `,
   },
+  {
+    // Comment attachments may be downloaded by those who may read the approval trail
+    // (access.ts): find the trail events that carry a file id without scanning them all.
+    id: 'files.002-trail-attachments-index',
+    up: `create index if not exists wf_events_attachments on wf_events using gin (attachments jsonb_path_ops);`,
+  },
 ];

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { Api } from '../http/app.ts';
 import { registerScopes, requireActor, type AppContext } from '../platform/index.ts';
+import { assertMayReadFile } from './access.ts';
 import { baseType, FILE_MAX_BYTES, fileMeta, INLINE_TYPES, readFile, saveFile } from './store.ts';
 
 registerScopes('files:read', 'files:write');
@@ -47,20 +48,24 @@ export async function filesRoutes(api: Api, ctx: AppContext): Promise<void> {
     );
 
     r.get('/files/:id/meta', { schema: { tags, summary: 'Who uploaded a file, when, its size and SHA-256', params: IdParams } }, async (request) => {
-      requireActor(request, { scope: 'files:read' });
-      return fileMeta(ctx.db, request.params.id);
+      const actor = requireActor(request, { scope: 'files:read' });
+      const meta = await fileMeta(ctx.db, request.params.id);
+      await assertMayReadFile(ctx, actor, meta);
+      return meta;
     });
 
-    r.get('/files/:id', { schema: { tags, summary: 'Download a file', params: IdParams } }, async (request, reply) => {
-      requireActor(request, { scope: 'files:read' });
+    r.get('/files/:id', { schema: { tags, summary: 'Download a file (404 unless you may read a record field, approval or upload that holds it)', params: IdParams } }, async (request, reply) => {
+      const actor = requireActor(request, { scope: 'files:read' });
       const etag = request.headers['if-none-match'];
-      const f = await readFile(ctx.db, request.params.id);
+      const meta = await fileMeta(ctx.db, request.params.id);
+      await assertMayReadFile(ctx, actor, meta);
       reply
-        .header('etag', `"${f.sha256}"`)
+        .header('etag', `"${meta.sha256}"`)
         .header('cache-control', 'private, max-age=3600')
         .header('x-content-type-options', 'nosniff')
         .header('content-security-policy', "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox");
-      if (etag === `"${f.sha256}"`) return reply.code(304).send();
+      if (etag === `"${meta.sha256}"`) return reply.code(304).send();
+      const f = await readFile(ctx.db, meta.id, meta);
       return reply
         .header('content-disposition', disposition(INLINE_TYPES.has(f.contentType) ? 'inline' : 'attachment', f.name))
         .type(f.contentType)

@@ -108,8 +108,8 @@ export async function fileMeta(sql: Sql, id: string): Promise<FileMeta> {
   return { id: f.id, name: f.name, contentType: f.content_type, size: Number(f.size), sha256: f.sha256, createdBy: f.created_by, createdByName: f.display_name, createdAt: new Date(f.created_at).toISOString() };
 }
 
-export async function readFile(sql: Sql, id: string): Promise<FileMeta & { data: Buffer }> {
-  const meta = await fileMeta(sql, id);
+export async function readFile(sql: Sql, id: string, known?: FileMeta): Promise<FileMeta & { data: Buffer }> {
+  const meta = known ?? (await fileMeta(sql, id));
   const r = await sql.query<{ data: Uint8Array }>('select data from files where id = $1', [id]);
   const data = r.rows[0]!.data;
   return { ...meta, data: Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength) };

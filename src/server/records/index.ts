@@ -38,6 +38,7 @@ export { listRecords, listRecordsInTx, MAX_LIMIT, DEFAULT_LIMIT } from './list.t
 export { recordHooks, type BeforeSubmitHook, type AfterSubmitHook, type SubmitEvent } from './hooks.ts';
 export { nextInSeries, formatName, parseNamingPattern, seriesPrefix } from './naming.ts';
 export { loadEntity, type EntitySchema } from './schema.ts';
+export { canReadRecordField, fileRefsOf, type FileRef } from './file-refs.ts';
 export type { RecordJson, ListOptions, ListResult, HistoryEntry, SubmitResult, RecordStatus } from './types.ts';
 
 export const recordsEngine: Engine = {

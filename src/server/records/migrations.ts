@@ -1,5 +1,6 @@
 // System tables of the records engine: naming-series counters and field-level change history.
 import type { Migration } from '../db/index.ts';
+import { backfillFileRefs } from './file-refs.ts';
 
 export const recordsMigrations: Migration[] = [
   {
@@ -28,5 +29,23 @@ create table record_history (
 );
 create index record_history_record on record_history(app, entity, record_id, id);
 `,
+  },
+  {
+    // Which record field references which uploaded file (file-refs.ts): downloads follow the
+    // permissions of the records that reference a file. Filled from the existing rows once.
+    id: 'records.002-file-refs',
+    up: async (tx) => {
+      await tx.exec(`
+create table file_refs (
+  file_id uuid not null,
+  app text not null,
+  entity text not null,
+  record_id uuid not null,
+  field text not null,
+  unique (file_id, app, entity, record_id, field)
+);
+create index file_refs_record on file_refs(app, entity, record_id);`);
+      await backfillFileRefs(tx);
+    },
   },
 ];

@@ -23,6 +23,7 @@ import type { Actor, AppContext } from '../platform/index.ts';
 import { AppError, conflict, forbidden, notFound, validationFailed } from '../platform/index.ts';
 import { accessFor, assertWritable, type Access } from './access.ts';
 import { Params } from './query/index.ts';
+import { queueFileRefs } from './file-refs.ts';
 import { runAfterSubmit, runBeforeChange, runBeforeSubmit } from './hooks.ts';
 import { nextInSeries, NamingPatternError, seriesSql } from './naming.ts';
 import { childRowsFlat, prepareValues } from './prepare.ts';
@@ -400,7 +401,10 @@ export async function createRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, ap
   const record = plainRow(schema)
     ? await insertWithTrail(tx, ctx, actor, schema, prepared, owner, at, opts.wholeTransaction === true)
     : await insertRecord(tx, ctx, actor, schema, prepared, { ownerDepartmentId: owner, at });
-  if (!plainRow(schema)) await writeTrail(tx, { ctx, actor, schema, action: 'create', record, changes: diff(schema, null, record.values), at });
+  if (!plainRow(schema)) {
+    await writeTrail(tx, { ctx, actor, schema, action: 'create', record, changes: diff(schema, null, record.values), at });
+    await queueFileRefs(tx, schema, record.id); // file fields are jsonb: never the one-statement path
+  }
   const out = visible(record, access.readable);
   if (prepared.warnings.length) out.warnings = prepared.warnings;
   return out;
@@ -490,6 +494,7 @@ export async function updateRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, ap
       : childRowsFlat(current.values[fieldName]);
   }
   await writeTrail(tx, { ctx, actor, schema, action: 'update', record, changes, at });
+  await queueFileRefs(tx, schema, id);
   const out = visible(record, access.readable);
   if (prepared.warnings.length) out.warnings = prepared.warnings;
   return out;
@@ -523,6 +528,7 @@ export async function deleteRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, ap
   const at = ctx.clock.now();
   const changes = diff(schema, current.values, Object.fromEntries(schema.entity.fields.map((f) => [f.name, null])));
   await writeTrail(tx, { ctx, actor, schema, action: 'delete', record: current, changes, at });
+  await queueFileRefs(tx, schema, id);
 }
 
 export function deleteRecord(ctx: AppContext, actor: Actor, app: string, entity: string, id: string, opts: TransitionOptions = {}): Promise<void> {
@@ -676,6 +682,7 @@ export async function amendRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, app
   });
   const changes = [{ field: 'amended_from', before: null, after: id }, ...diff(schema, null, record.values)];
   await writeTrail(tx, { ctx, actor, schema, action: 'amend', record, changes, at });
+  await queueFileRefs(tx, schema, record.id);
   const out = visible(record, access.readable);
   if (prepared.warnings.length) out.warnings = prepared.warnings;
   return out;

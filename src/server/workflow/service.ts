@@ -206,6 +206,43 @@ export async function canRead(sql: Sql, actor: Actor, inst: Pick<InstanceRow, 'i
   return r.rows.length > 0;
 }
 
+/**
+ * May the actor download the file because of an approval (files/access.ts): it is attached to a
+ * comment or decision in a trail they may read, or it is held by a field of a document under
+ * approval they take part in — a field not hidden at a step where they have (had) a task;
+ * initiator, people copied and auditors see every field the trail shows.
+ */
+export async function canReadFileViaApprovals(sql: Sql, actor: Actor, fileId: string, refs: ReadonlyArray<{ app: string; entity: string; recordId: string; field: string }>): Promise<boolean> {
+  const attached = await sql.query<{ id: string; initiator_id: string }>(
+    `select distinct i.id, i.initiator_id from wf_events e join wf_instances i on i.id = e.instance_id
+      where e.attachments @> $1::jsonb or e.attachments @> $2::jsonb`,
+    [JSON.stringify([{ id: fileId }]), JSON.stringify([fileId])],
+  );
+  for (const inst of attached.rows) if (await canRead(sql, actor, inst)) return true;
+  for (const ref of refs) {
+    const field = ref.field.split('.')[0]!;
+    const insts = await sql.query<{ id: string; initiator_id: string; definition: WorkflowDef }>(
+      'select id, initiator_id, definition from wf_instances where app = $1 and entity = $2 and record_id = $3',
+      [ref.app, ref.entity, ref.recordId],
+    );
+    for (const inst of insts.rows) {
+      if (!(await canRead(sql, actor, inst))) continue;
+      const tasks = await sql.query<{ node_id: string }>('select distinct node_id from wf_tasks where instance_id = $1 and (assignee_id = $2 or on_behalf_of = $2)', [
+        inst.id,
+        actor.principal.userId,
+      ]);
+      if (!tasks.rows.length) return true; // initiator, copied, auditor
+      const tree = new Tree(inst.definition);
+      for (const t of tasks.rows) {
+        const node = tree.has(t.node_id) ? tree.node(t.node_id) : null;
+        const access = (node && 'fields' in node && node.fields) || {};
+        if (access[field] !== 'hidden') return true;
+      }
+    }
+  }
+  return false;
+}
+
 async function loadInstance(sql: Sql, id: string): Promise<InstanceRow> {
   if (!UUID.test(id)) throw notFound(`There is no approval instance ${id}.`);
   const r = await sql.query<InstanceRow>('select * from wf_instances where id = $1', [id]);
