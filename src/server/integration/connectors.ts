@@ -10,6 +10,7 @@ import { badRequest, conflict, notFound, validationFailed, zodIssuesToFields } f
 import { driverKinds, getDriver } from './drivers/registry.ts';
 import type { ConnectionTestResult, DestinationHandle, Driver, SourceHandle } from './types.ts';
 import { decryptSecrets, encryptSecrets, secretKey } from './secrets.ts';
+import type { ConnectorView } from '../../shared/integration-api.ts';
 
 export const ConnectorName = z
   .string()
@@ -48,19 +49,8 @@ export interface ConnectorRow {
   updated_at: Date;
 }
 
-/** What the API shows: never the secrets, only whether there are some. */
-export interface ConnectorView {
-  id: string;
-  name: string;
-  kind: string;
-  description: string | null;
-  config: unknown;
-  hasSecrets: boolean;
-  enabled: boolean;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-}
+/** What the API shows (src/shared/integration-api.ts): never the secrets, only whether there are some. */
+export type { ConnectorView };
 
 export function viewConnector(r: ConnectorRow): ConnectorView {
   return {
@@ -68,7 +58,7 @@ export function viewConnector(r: ConnectorRow): ConnectorView {
     name: r.name,
     kind: r.kind,
     description: r.description,
-    config: r.config,
+    config: r.config as Record<string, unknown>,
     hasSecrets: r.secrets_enc !== null,
     enabled: r.enabled,
     version: r.version,

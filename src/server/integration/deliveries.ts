@@ -8,37 +8,9 @@ import { conflict, notFound } from '../platform/errors.ts';
 import { toCloudEvent, type OutboxRow } from '../platform/events/index.ts';
 import { deliveryWake, DELIVERY_CHANNEL } from './relay.ts';
 import type { DeliveryRow } from './worker.ts';
+import { DELIVERY_STATES, type AttemptView, type DeliveryDetailView, type DeliveryState, type DeliveryView } from '../../shared/integration-api.ts';
 
-export const DELIVERY_STATES = ['pending', 'in_flight', 'succeeded', 'retrying', 'dead', 'cancelled'] as const;
-export type DeliveryState = (typeof DELIVERY_STATES)[number];
-
-export interface DeliveryView {
-  id: number;
-  route: string;
-  flowId: string | null;
-  flowName: string | null;
-  connectorId: string | null;
-  subscriber: string | null;
-  eventId: string;
-  eventType: string;
-  partitionKey: string | null;
-  idempotencyKey: string;
-  state: string;
-  /** In flight past its lease, or retrying for more than 10 minutes. */
-  stuck: boolean;
-  attempts: number;
-  maxAttempts: number;
-  nextAttemptAt: string;
-  leaseUntil: string | null;
-  externalRef: string | null;
-  payloadEdited: boolean;
-  lastError: string | null;
-  lastStatus: number | null;
-  createdAt: string;
-  updatedAt: string;
-  succeededAt: string | null;
-  deadAt: string | null;
-}
+export { DELIVERY_STATES, type AttemptView, type DeliveryDetailView, type DeliveryState, type DeliveryView };
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
@@ -57,7 +29,7 @@ function view(r: DeliveryRow & { flow_name?: string | null }, now = Date.now()):
     eventType: r.event_type,
     partitionKey: r.partition_key,
     idempotencyKey: r.idempotency_key,
-    state: r.state,
+    state: r.state as DeliveryState,
     stuck,
     attempts: r.attempts,
     maxAttempts: r.max_attempts,
@@ -114,17 +86,6 @@ export async function listDeliveries(sql: Sql, f: ListFilter): Promise<{ items: 
   return { items: r.rows.map((x) => view(x)), total: total.rows[0]!.n };
 }
 
-export interface AttemptView {
-  attempt: number;
-  startedAt: string;
-  finishedAt: string;
-  latencyMs: number;
-  outcome: string;
-  status: number | null;
-  error: string | null;
-  worker: string | null;
-}
-
 async function rowOf(sql: Sql, id: number, lock = false): Promise<DeliveryRow & { flow_name: string | null }> {
   const r = await sql.query<DeliveryRow & { flow_name: string | null }>(
     `select d.*, (select name from integration_flows f where f.id = d.flow_id) as flow_name from integration_deliveries d where d.id = $1 ${lock ? 'for update of d' : ''}`,
@@ -135,7 +96,7 @@ async function rowOf(sql: Sql, id: number, lock = false): Promise<DeliveryRow & 
 }
 
 /** One delivery with its payload, its event and every attempt. */
-export async function getDelivery(sql: Sql, id: number) {
+export async function getDelivery(sql: Sql, id: number): Promise<DeliveryDetailView> {
   const row = await rowOf(sql, id);
   const ev = await sql.query<OutboxRow>(`select id, event_id, type, source, subject, time, data, partition_key, created_at from outbox where id = $1`, [row.outbox_id]);
   const at = await sql.query<{ attempt: number; started_at: Date; finished_at: Date; latency_ms: number; outcome: string; status: number | null; error: string | null; worker: string | null }>(

@@ -9,6 +9,7 @@ import { appendAudit } from '../platform/audit/index.ts';
 import { badRequest, conflict, notFound } from '../platform/errors.ts';
 import type { CloudEvent } from '../platform/events/index.ts';
 import { getConnector } from './connectors.ts';
+import type { FlowView } from '../../shared/integration-api.ts';
 
 // ---- patterns and conditions -------------------------------------------------------------------
 
@@ -152,28 +153,7 @@ export interface FlowRow {
   updated_at: Date;
 }
 
-export interface FlowView {
-  id: string;
-  name: string;
-  description: string | null;
-  connectorId: string;
-  eventTypes: string[];
-  condition: FlowCondition;
-  mapping: string | null;
-  enabled: boolean;
-  ratePerSecond: number | null;
-  burst: number;
-  maxConcurrency: number;
-  batchSize: number;
-  window: { start: string; end: string } | null;
-  maxAttempts: number;
-  backoffBaseMs: number;
-  backoffCapMs: number;
-  alerts: { backlog?: number; oldestPendingSeconds?: number; failureRatePct?: number };
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { FlowView };
 
 export function viewFlow(r: FlowRow): FlowView {
   return {

@@ -6,35 +6,9 @@ import client from 'prom-client';
 import type { Sql } from '../db/index.ts';
 import { metricsRegistry } from '../http/app.ts';
 import type { AppContext } from '../platform/context.ts';
+import type { AlertView, DayFigures, HealthEntry, HealthReport } from '../../shared/integration-api.ts';
 
-export interface DayFigures {
-  successes: number;
-  failures: number;
-  retries: number;
-  dead: number;
-  avgLatencyMs: number | null;
-  p95LatencyMs: number | null;
-  /** failures / (successes + failures), in percent; null without attempts. */
-  failureRatePct: number | null;
-}
-
-export interface HealthEntry {
-  id: string;
-  name: string;
-  connectorId?: string;
-  today: DayFigures;
-  yesterday: DayFigures;
-  backlog: number;
-  inFlight: number;
-  oldestPendingSeconds: number | null;
-}
-
-export interface HealthReport {
-  timezone: string;
-  generatedAt: string;
-  flows: HealthEntry[];
-  connectors: HealthEntry[];
-}
+export type { AlertView, DayFigures, HealthEntry, HealthReport };
 
 const empty = (): DayFigures => ({ successes: 0, failures: 0, retries: 0, dead: 0, avgLatencyMs: null, p95LatencyMs: null, failureRatePct: null });
 
@@ -134,20 +108,6 @@ export async function healthReport(ctx: AppContext): Promise<HealthReport> {
 }
 
 // ---- alerts --------------------------------------------------------------------------------------
-
-export interface AlertView {
-  id: number;
-  flowId: string | null;
-  flowName: string | null;
-  kind: string;
-  state: string;
-  message: string;
-  value: number | null;
-  threshold: number | null;
-  openedAt: string;
-  lastSeenAt: string;
-  resolvedAt: string | null;
-}
 
 /** Minimum attempts today before a failure rate can raise an alert (one failure of two is not a trend). */
 const MIN_ATTEMPTS_FOR_RATE = 10;

@@ -10,7 +10,7 @@ import type { Actor, AppContext } from '../platform/context.ts';
 import { appendAudit } from '../platform/audit/index.ts';
 import { forbidden } from '../platform/errors.ts';
 import { emitEvent } from '../platform/events/index.ts';
-import { driverKinds, getDriver } from './drivers/registry.ts';
+import { driverInfo, driverKinds, getDriver } from './drivers/registry.ts';
 import * as connectors from './connectors.ts';
 import * as flows from './flows.ts';
 import * as deliveries from './deliveries.ts';
@@ -34,14 +34,9 @@ const DeliveryId = z.object({ id: z.coerce.number().int().positive() }).strict()
 
 export function integrationRoutes(api: Api, ctx: AppContext): void {
   // ---- drivers ----------------------------------------------------------------------------------
-  api.get('/integration/drivers', { schema: { tags, summary: 'Connector kinds this server can use' } }, async (request) => {
+  api.get('/integration/drivers', { schema: { tags, summary: 'Connector kinds this server can use, each with its config and secret JSON Schema (labels and form hints under x-trellis)' } }, async (request) => {
     reader(request);
-    return {
-      items: driverKinds().map((k) => {
-        const d = getDriver(k)!;
-        return { kind: k, label: d.label, destination: Boolean(d.openDestination), source: Boolean(d.openSource), secrets: Boolean(d.secretSchema) };
-      }),
-    };
+    return { items: driverKinds().map((k) => driverInfo(getDriver(k)!)) };
   });
 
   // ---- connectors ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 import type { z } from 'zod';
 import type { CloudEvent } from '../platform/events/index.ts';
 import type { AppContext } from '../platform/context.ts';
+import type { ConnectionTestResult } from '../../shared/integration-api.ts';
 
 /** One delivery attempt as a driver sees it. */
 export interface DeliveryRequest {
@@ -45,11 +46,7 @@ export type DeliveryOutcome =
       retryAfterMs?: number;
     };
 
-export interface ConnectionTestResult {
-  ok: boolean;
-  message: string;
-  latencyMs: number;
-}
+export type { ConnectionTestResult };
 
 /** Whether the destination already holds the document a delivery was meant to create. */
 export type LookupResult = { exists: true; externalRef?: string } | { exists: false } | { unknown: true; reason: string };

@@ -1,13 +1,13 @@
-// Connectors: the list, a drawer to create or change one with a form generated from its driver
-// kind (secrets as password inputs, never pre-filled: the API never returns them), and a
-// connection test per row whose result stays visible beside it.
-import { useState } from 'react';
+// Connectors: the list, a drawer to create or change one with a form generated from the JSON
+// Schema its driver publishes (schemaForm.ts; secrets as password inputs, never pre-filled: the
+// API never returns them), and a connection test per row whose result stays visible beside it.
+import { useState, type ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App, Button, Card, Checkbox, Drawer, Form, Grid, Input, InputNumber, Select, Space, Switch, Table, Tag, Typography } from 'antd';
+import { Alert, App, Button, Card, Checkbox, Drawer, Form, Grid, Input, InputNumber, Select, Space, Switch, Table, Tag, Typography, type FormItemProps, type FormRule } from 'antd';
 import { ApiOutlined, DeleteOutlined, EditOutlined, PlusOutlined } from '@ant-design/icons';
 import { isApiError } from '../api.ts';
 import { integrationApi, type ConnectionTestResult, type Connector, type DriverInfo } from './api.ts';
-import { buildConfig, buildSecrets, DRIVER_FORMS, formOf, splitConfig, visible, type FieldSpec } from './driverForms.ts';
+import { buildConfig, buildSecrets, FieldInputError, fieldAt, fieldsOf, initialValues, visible, type FormField } from './schemaForm.ts';
 import { PageHead, QueryProblem, useConfirmedDelete, useProblem, when } from './common.tsx';
 import { useIntegrationI18n } from './i18n.ts';
 
@@ -24,68 +24,48 @@ interface FormShape {
   description?: string;
   enabled: boolean;
   config: Record<string, unknown>;
-  secrets: Record<string, string>;
+  secrets: Record<string, unknown>;
   removeSecrets?: boolean;
   advanced?: string;
 }
 
-function ConfigField({ spec, secret, labelOf }: { spec: FieldSpec; secret: boolean; labelOf: (l: readonly [string, string]) => string }) {
-  const { it } = useIntegrationI18n();
-  const name = [secret ? 'secrets' : 'config', spec.key];
-  const label = labelOf(spec.label);
-  const extra = spec.help ? labelOf(spec.help) : undefined;
-  const testId = `${secret ? 'secret' : 'cfg'}-${spec.key}`;
-  const rules = spec.required && !secret ? [{ required: true, message: it('common.required') }] : [];
-  if (secret) {
-    return (
-      <Form.Item name={name} label={label} extra={extra}>
-        {spec.multiline ? (
-          <Input.TextArea rows={3} autoComplete="off" spellCheck={false} data-testid={testId} className="int-mono" />
-        ) : (
-          <Input.Password autoComplete="new-password" data-testid={testId} />
-        )}
-      </Form.Item>
-    );
-  }
-  switch (spec.kind) {
+function SchemaField({ field, secret }: { field: FormField; secret: boolean }) {
+  const { it, locale } = useIntegrationI18n();
+  const pick = (l: { zh: string; en: string }) => (locale === 'en' ? l.en : l.zh);
+  const name = [secret ? 'secrets' : 'config', field.key];
+  const label = pick(field.label);
+  const extra = field.help ? pick(field.help) : undefined;
+  const testId = `${secret ? 'secret' : 'cfg'}-${field.key}`;
+  // Early hints from the JSON Schema; the server's zod check decides. Secrets are kept when left
+  // empty on an edit, so they are never marked required here.
+  const rules: FormRule[] = [];
+  if (field.required && !secret) rules.push({ required: true, message: it('common.required') });
+  if (field.maxLength !== undefined) rules.push({ max: field.maxLength, message: it('conn.tooLong', { n: field.maxLength }) });
+  const item = (control: ReactNode, more: Partial<FormItemProps> = {}) => (
+    <Form.Item name={name} label={label} extra={extra} rules={rules} {...more}>
+      {control}
+    </Form.Item>
+  );
+  const textArea = (rows: number, mono: boolean) => (
+    <Input.TextArea rows={rows} autoComplete="off" spellCheck={false} className={mono ? 'int-mono' : undefined} placeholder={field.placeholder} data-testid={testId} />
+  );
+  switch (field.kind) {
     case 'number':
-      return (
-        <Form.Item name={name} label={label} extra={extra} rules={rules}>
-          <InputNumber style={{ width: '100%' }} placeholder={spec.placeholder} data-testid={testId} />
-        </Form.Item>
-      );
+      return item(<InputNumber style={{ width: '100%' }} min={field.min} max={field.max} precision={field.integer ? 0 : undefined} placeholder={field.placeholder} data-testid={testId} />);
     case 'bool':
-      return (
-        <Form.Item name={name} label={label} extra={extra} valuePropName="checked">
-          <Switch data-testid={testId} />
-        </Form.Item>
-      );
+      return item(<Switch data-testid={testId} />, { valuePropName: 'checked' });
     case 'select':
-      return (
-        <Form.Item name={name} label={label} extra={extra} rules={rules}>
-          <Select allowClear={!spec.required} options={spec.options?.map((o) => ({ value: o, label: o }))} data-testid={testId} />
-        </Form.Item>
-      );
+      return item(<Select allowClear={!field.required && field.default === undefined} options={field.options?.map((o) => ({ value: o, label: o }))} data-testid={testId} />);
     case 'tags':
-      return (
-        <Form.Item name={name} label={label} extra={extra} rules={rules}>
-          <Select mode="tags" tokenSeparators={[',', ' ']} placeholder={spec.placeholder} open={false} suffixIcon={null} data-testid={testId} />
-        </Form.Item>
-      );
-    case 'headers':
+      return item(<Select mode="tags" tokenSeparators={[',', ' ']} placeholder={field.placeholder} open={false} suffixIcon={null} data-testid={testId} />);
+    case 'keyvalue':
     case 'json':
-    case 'jsonata':
-      return (
-        <Form.Item name={name} label={label} extra={extra} rules={rules}>
-          <Input.TextArea rows={spec.kind === 'jsonata' ? 2 : 3} spellCheck={false} className="int-mono" placeholder={spec.placeholder} data-testid={testId} />
-        </Form.Item>
-      );
+      return item(textArea(3, true));
     default:
-      return (
-        <Form.Item name={name} label={label} extra={extra} rules={rules}>
-          <Input placeholder={spec.placeholder} autoComplete="off" spellCheck={false} data-testid={testId} />
-        </Form.Item>
-      );
+      if (field.widget === 'multiline') return item(textArea(3, true));
+      if (field.widget === 'code') return item(textArea(2, true));
+      if (secret) return item(<Input.Password autoComplete="new-password" data-testid={testId} />);
+      return item(<Input placeholder={field.placeholder} autoComplete="off" spellCheck={false} data-testid={testId} />);
   }
 }
 
@@ -109,24 +89,35 @@ function ConnectorDrawer({ open, editing, drivers, onClose }: { open: boolean; e
 }
 
 function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | null; drivers: DriverInfo[]; onClose: () => void }) {
-  const { it, locale, both } = useIntegrationI18n();
+  const { it, both } = useIntegrationI18n();
   const { message } = App.useApp();
   const problem = useProblem();
   const qc = useQueryClient();
   const [form] = Form.useForm<FormShape>();
+  const fieldsFor = (k: string) => {
+    const d = drivers.find((x) => x.kind === k);
+    return { driver: d, config: fieldsOf(d?.configSchema), secrets: fieldsOf(d?.secretSchema) };
+  };
   const [initial] = useState((): FormShape => {
-    if (!editing) return { kind: 'http', name: '', enabled: true, config: { method: 'POST', auth: 'none' }, secrets: {} };
-    const { values, advanced } = splitConfig(editing.kind, editing.config);
+    if (!editing) {
+      const kind = drivers.some((d) => d.kind === 'http') ? 'http' : (drivers[0]?.kind ?? '');
+      return { kind, name: '', enabled: true, config: initialValues(fieldsFor(kind).config, undefined).values, secrets: {} };
+    }
+    const { values, advanced } = initialValues(fieldsFor(editing.kind).config, editing.config);
     return { kind: editing.kind, name: editing.name, description: editing.description ?? '', enabled: editing.enabled, config: values, secrets: {}, advanced };
   });
   const kind = Form.useWatch('kind', form) ?? initial.kind;
   const configValues = (Form.useWatch('config', form) ?? initial.config) as Record<string, unknown>;
   const removeSecrets = Form.useWatch('removeSecrets', form) ?? false;
-  const driver = drivers.find((d) => d.kind === kind);
-  const spec = formOf(kind);
-  const labelOf = (l: readonly [string, string]) => (locale === 'en' ? l[1] : l[0]);
+  const spec = fieldsFor(kind);
   const [failure, setFailure] = useState<string | null>(null);
 
+  /** A new connector's kind changed: start from that driver's defaults. */
+  const kindChanged = (k: string) => {
+    form.setFieldValue('config', initialValues(fieldsFor(k).config, undefined).values);
+    form.setFieldValue('secrets', {});
+    form.setFieldValue('advanced', '');
+  };
 
   const save = useMutation({
     mutationFn: (body: Record<string, unknown>) => (editing ? integrationApi.updateConnector(editing.id, body) : integrationApi.createConnector(body)),
@@ -141,8 +132,8 @@ function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | nul
         form.setFields(
           err.errors.flatMap((e) => {
             const m = /^body\.(config|secrets)\.(.+)$/.exec(e.path);
-            const key = m ? formOf(kind)[m[1] === 'secrets' ? 'secrets' : 'config'].find((s) => m[2] === s.key || m[2]!.startsWith(`${s.key}.`))?.key : undefined;
-            return m && key ? [{ name: [m[1]!, key], errors: [e.message] }] : [];
+            const f = m ? fieldAt(m[1] === 'secrets' ? spec.secrets : spec.config, m[2]!) : undefined;
+            return m && f ? [{ name: [m[1]!, f.key], errors: [e.message] }] : [];
           }),
         );
       }
@@ -152,13 +143,18 @@ function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | nul
   const submit = (v: FormShape) => {
     setFailure(null);
     let config: Record<string, unknown>;
+    let secrets: Record<string, unknown> | undefined;
     try {
-      config = buildConfig(v.kind, v.config ?? {}, v.advanced ?? '');
+      config = buildConfig(spec.config, v.config ?? {}, v.advanced ?? '');
+      secrets = buildSecrets(spec.secrets, v.secrets ?? {}, v.config ?? {});
     } catch (e) {
-      setFailure(it('common.invalidJson', { msg: (e as Error).message }));
+      if (e instanceof FieldInputError) {
+        const secret = spec.secrets.some((f) => f.key === e.key) && !spec.config.some((f) => f.key === e.key);
+        form.setFields([{ name: [secret ? 'secrets' : 'config', e.key], errors: [e.message] }]);
+        setFailure(it('conn.badValue', { msg: e.message }));
+      } else setFailure(it('common.invalidJson', { msg: (e as Error).message }));
       return;
     }
-    const secrets = buildSecrets(v.kind, v.secrets ?? {}, v.config ?? {});
     const body: Record<string, unknown> = { name: v.name.trim(), description: v.description?.trim() || null, enabled: v.enabled, config };
     if (!editing) body.kind = v.kind;
     if (v.removeSecrets) body.secrets = null;
@@ -169,7 +165,7 @@ function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | nul
   return (
     <Form form={form} layout="vertical" onFinish={submit} initialValues={initial} requiredMark="optional">
         <Form.Item name="kind" label={it('conn.kind')} rules={[{ required: true, message: it('common.required') }]}>
-          <Select disabled={!!editing} data-testid="connector-kind" options={drivers.map((d) => ({ value: d.kind, label: both(d.label, d.kind) }))} />
+          <Select disabled={!!editing} onChange={kindChanged} data-testid="connector-kind" options={drivers.map((d) => ({ value: d.kind, label: both(d.label, d.kind) }))} />
         </Form.Item>
         <Form.Item
           name="name"
@@ -186,19 +182,19 @@ function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | nul
           <Switch />
         </Form.Item>
         <Typography.Title level={5}>{it('conn.config')}</Typography.Title>
-        {spec.config.length === 0 && kind in DRIVER_FORMS ? <Typography.Paragraph type="secondary">{it('conn.noFields')}</Typography.Paragraph> : null}
-        {spec.config.filter((s) => visible(s, configValues)).map((s) => (
-          <ConfigField key={s.key} spec={s} secret={false} labelOf={labelOf} />
+        {spec.config.length === 0 && spec.driver ? <Typography.Paragraph type="secondary">{it('conn.noFields')}</Typography.Paragraph> : null}
+        {spec.config.filter((f) => visible(f, configValues)).map((f) => (
+          <SchemaField key={`${kind}:${f.key}`} field={f} secret={false} />
         ))}
         <Form.Item name="advanced" label={it('conn.advanced')} extra={it('conn.advancedHelp')}>
           <Input.TextArea rows={3} spellCheck={false} className="int-mono" data-testid="connector-advanced" />
         </Form.Item>
-        {driver?.secrets && spec.secrets.length ? (
+        {spec.driver?.secrets && spec.secrets.length ? (
           <>
             <Typography.Title level={5}>{it('conn.secrets')}</Typography.Title>
             <Typography.Paragraph type="secondary">{editing?.hasSecrets ? it('conn.secretsKept') : it('conn.secretsNone')}</Typography.Paragraph>
             {!removeSecrets
-              ? spec.secrets.filter((s) => visible(s, configValues)).map((s) => <ConfigField key={s.key} spec={s} secret labelOf={labelOf} />)
+              ? spec.secrets.filter((f) => visible(f, configValues)).map((f) => <SchemaField key={`${kind}:${f.key}`} field={f} secret />)
               : null}
             {editing?.hasSecrets ? (
               <Form.Item name="removeSecrets" valuePropName="checked">

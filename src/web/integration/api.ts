@@ -1,217 +1,48 @@
-// The integration hub's API as the screens use it. Shapes mirror src/server/integration/routes.ts
-// and src/server/integration/masterdata/routes.ts; secrets are sent, never received.
+// The integration hub's API as the screens use it. The answer shapes are the server's own, from
+// src/shared/integration-api.ts (types only: nothing of the server reaches the bundle); secrets are
+// sent, never received.
 import { api, isApiError } from '../api.ts';
+import type {
+  AlertView,
+  AttemptView,
+  CachedObjectView,
+  CloudEventJson,
+  ConnectionTestResult,
+  ConnectorView,
+  DeliveryDetailView,
+  DeliveryState,
+  DeliveryView,
+  DriverInfo,
+  FlowView,
+  HealthReport,
+  PullJobView,
+  PullRunView,
+} from '../../shared/integration-api.ts';
+import type { ErpMasterKind } from '../../shared/definition.ts';
 
-export interface DriverInfo {
-  kind: string;
-  label: { zh: string; en: string };
-  destination: boolean;
-  source: boolean;
-  secrets: boolean;
-}
-
-export interface Connector {
-  id: string;
-  name: string;
-  kind: string;
-  description: string | null;
-  config: Record<string, unknown>;
-  hasSecrets: boolean;
-  enabled: boolean;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface ConnectionTestResult {
-  ok: boolean;
-  message: string;
-  latencyMs: number;
-}
-
-export interface FlowAlerts {
-  backlog?: number;
-  oldestPendingSeconds?: number;
-  failureRatePct?: number;
-}
-
-export interface Flow {
-  id: string;
-  name: string;
-  description: string | null;
-  connectorId: string;
-  eventTypes: string[];
-  condition: { source?: string; app?: string; entity?: string };
-  mapping: string | null;
-  enabled: boolean;
-  ratePerSecond: number | null;
-  burst: number;
-  maxConcurrency: number;
-  batchSize: number;
-  window: { start: string; end: string } | null;
-  maxAttempts: number;
-  backoffBaseMs: number;
-  backoffCapMs: number;
-  alerts: FlowAlerts;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { ConnectionTestResult, DayFigures, DeliveryState, DriverInfo, FlowAlerts, HealthEntry, HealthReport } from '../../shared/integration-api.ts';
+export type Connector = ConnectorView;
+export type Flow = FlowView;
+export type Delivery = DeliveryView;
+export type DeliveryDetail = DeliveryDetailView;
+export type Attempt = AttemptView;
+export type CloudEvent = CloudEventJson;
+export type Alert = AlertView;
+export type CachedObject = CachedObjectView;
+export type PullJob = PullJobView;
+export type PullRun = PullRunView;
+export type MasterKind = ErpMasterKind;
 
 export type FlowInput = Omit<Flow, 'id' | 'connectorId' | 'version' | 'createdAt' | 'updatedAt'> & { connector: string };
 
-export const DELIVERY_STATES = ['dead', 'retrying', 'pending', 'in_flight', 'succeeded', 'cancelled'] as const;
-export type DeliveryState = (typeof DELIVERY_STATES)[number];
+/** Every delivery state, in the order the filter offers them (trouble first); the compiler checks none is missing. */
+export const DELIVERY_STATES = ['dead', 'retrying', 'pending', 'in_flight', 'succeeded', 'cancelled'] as const satisfies readonly DeliveryState[];
+type Listed<Missing extends never> = Missing;
+/** Fails to compile when a state the server knows is missing from DELIVERY_STATES. */
+export type AllDeliveryStatesListed = Listed<Exclude<DeliveryState, (typeof DELIVERY_STATES)[number]>>;
 
-export interface Delivery {
-  id: number;
-  route: string;
-  flowId: string | null;
-  flowName: string | null;
-  connectorId: string | null;
-  subscriber: string | null;
-  eventId: string;
-  eventType: string;
-  partitionKey: string | null;
-  idempotencyKey: string;
-  state: DeliveryState;
-  stuck: boolean;
-  attempts: number;
-  maxAttempts: number;
-  nextAttemptAt: string;
-  leaseUntil: string | null;
-  externalRef: string | null;
-  payloadEdited: boolean;
-  lastError: string | null;
-  lastStatus: number | null;
-  createdAt: string;
-  updatedAt: string;
-  succeededAt: string | null;
-  deadAt: string | null;
-}
-
-export interface Attempt {
-  attempt: number;
-  startedAt: string;
-  finishedAt: string;
-  latencyMs: number;
-  outcome: string;
-  status: number | null;
-  error: string | null;
-  worker: string | null;
-}
-
-export interface CloudEvent {
-  id: string;
-  type: string;
-  source: string;
-  subject?: string | null;
-  time: string;
-  data: unknown;
-  [k: string]: unknown;
-}
-
-export interface DeliveryDetail extends Delivery {
-  payload: unknown;
-  event: CloudEvent | null;
-  attemptLog: Attempt[];
-}
-
-export interface DayFigures {
-  successes: number;
-  failures: number;
-  retries: number;
-  dead: number;
-  avgLatencyMs: number | null;
-  p95LatencyMs: number | null;
-  failureRatePct: number | null;
-}
-
-export interface HealthEntry {
-  id: string;
-  name: string;
-  connectorId?: string;
-  today: DayFigures;
-  yesterday: DayFigures;
-  backlog: number;
-  inFlight: number;
-  oldestPendingSeconds: number | null;
-}
-
-export interface HealthReport {
-  timezone: string;
-  generatedAt: string;
-  flows: HealthEntry[];
-  connectors: HealthEntry[];
-}
-
-export interface Alert {
-  id: number;
-  flowId: string | null;
-  flowName: string | null;
-  kind: string;
-  state: string;
-  message: string;
-  value: number | null;
-  threshold: number | null;
-  openedAt: string;
-  lastSeenAt: string;
-  resolvedAt: string | null;
-}
-
-export const MASTER_KINDS = ['material', 'bom', 'work_order', 'purchase_order', 'supplier', 'equipment'] as const;
-export type MasterKind = (typeof MASTER_KINDS)[number];
-
-export interface CachedObject {
-  kind: MasterKind;
-  key: string;
-  code: string;
-  name: string;
-  connectorId: string;
-  sourceKey: string;
-  data: Record<string, unknown>;
-  changedAt: string;
-  lastPulledAt: string;
-  deleted: boolean;
-}
-
-export interface PullJob {
-  id: string;
-  connectorId: string;
-  object: MasterKind;
-  cron: string;
-  timezone: string;
-  window: { start: string; end: string } | null;
-  mode: 'incremental' | 'full';
-  pageSize: number;
-  enabled: boolean;
-  watermark: string | null;
-  dueAt: string;
-  running: boolean;
-  lastRunAt: string | null;
-  lastStatus: string | null;
-  lastError: string | null;
-}
-
-export interface PullRun {
-  id: number;
-  jobId: string;
-  connectorId: string;
-  object: string;
-  trigger: string;
-  status: 'running' | 'succeeded' | 'failed';
-  startedAt: string;
-  finishedAt: string | null;
-  durationMs: number | null;
-  pages: number;
-  rowsSeen: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
-  error: string | null;
-  retryable: boolean | null;
-}
+/** The master-data kinds, in the order the tabs show them (the shared definition's list, as a type check). */
+export const MASTER_KINDS = ['material', 'bom', 'work_order', 'purchase_order', 'supplier', 'equipment'] as const satisfies readonly ErpMasterKind[];
 
 const I = '/integration';
 const enc = encodeURIComponent;

@@ -16,6 +16,7 @@ import { z } from 'zod';
 import type { DeliveryOutcome, DeliveryRequest, DestinationHandle, Driver, DriverContext } from '../types.ts';
 import type { Logger } from '../../platform/context.ts';
 import { registerDriver } from './registry.ts';
+import { ui } from '../../../shared/integration-api.ts';
 
 const NAME = /^[A-Za-z0-9_.:-]{1,200}$/;
 const name = (what: string) => z.string().regex(NAME, `${what}: letters, digits and _ . : - only (at most 200)`);
@@ -24,24 +25,25 @@ export const amqpConfigSchema = z.strictObject({
   /** Broker address without credentials, e.g. amqp://127.0.0.1:5672/ or amqps://mq.plant.local/erp (vhost in the path). */
   url: z
     .string()
-    .regex(/^amqps?:\/\/[^/@\s]+(\/[^\s@]*)?$/, 'amqp:// or amqps:// URL without user name or password (put those in the secrets)'),
-  exchange: name('exchange'),
-  exchangeType: z.enum(['topic', 'direct', 'fanout']).default('topic'),
+    .regex(/^amqps?:\/\/[^/@\s]+(\/[^\s@]*)?$/, 'amqp:// or amqps:// URL without user name or password (put those in the secrets)')
+    .meta(ui(['Broker 地址', 'Broker URL'], { help: ['不含用户名密码；虚拟主机写在路径里', 'no user name or password; the vhost goes in the path'], placeholder: 'amqp://127.0.0.1:5672/' })),
+  exchange: name('exchange').meta(ui(['交换机', 'Exchange'])),
+  exchangeType: z.enum(['topic', 'direct', 'fanout']).default('topic').meta(ui(['交换机类型', 'Exchange type'])),
   /** Routing key; default: the event type (e.g. trellis.record.created). */
-  routingKey: z.string().max(255).optional(),
+  routingKey: z.string().max(255).optional().meta(ui(['路由键 (默认事件类型)', 'Routing key (default: event type)'])),
   /** Declare this quorum queue (with its dead-letter queue) bound to the exchange. */
-  queue: name('queue').optional(),
+  queue: name('queue').optional().meta(ui(['声明队列 (可选)', 'Declare queue (optional)'], { help: ['声明一个绑定到交换机的仲裁队列（含死信队列）', 'declares a quorum queue (with its dead-letter queue) bound to the exchange'] })),
   /** Binding key of the queue; default `#` (everything) for topic exchanges. */
-  bindingKey: z.string().max(255).default('#'),
+  bindingKey: z.string().max(255).default('#').meta(ui(['绑定键', 'Binding key'])),
   /** How long to wait for the broker's confirm before reporting a retryable error. */
-  confirmTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
-  heartbeatSeconds: z.number().int().min(0).max(600).default(15),
+  confirmTimeoutMs: z.number().int().min(100).max(120_000).default(10_000).meta(ui(['确认超时 (毫秒)', 'Confirm timeout (ms)'])),
+  heartbeatSeconds: z.number().int().min(0).max(600).default(15).meta(ui(['心跳 (秒)', 'Heartbeat (s)'])),
 });
 export type AmqpConfig = z.infer<typeof amqpConfigSchema>;
 
 export const amqpSecretSchema = z.strictObject({
-  username: z.string().min(1).max(200),
-  password: z.string().max(500),
+  username: z.string().min(1).max(200).meta(ui(['用户名', 'User name'])),
+  password: z.string().max(500).meta(ui(['密码', 'Password'])),
 });
 export type AmqpSecrets = z.infer<typeof amqpSecretSchema>;
 

@@ -12,18 +12,19 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { ConnectionTestResult, DeliveryOutcome, DeliveryRequest, DestinationHandle, Driver } from '../types.ts';
 import { registerDriver } from './registry.ts';
+import { ui } from '../../../shared/integration-api.ts';
 import { RobotClient, baseUrl, errcodeOf, isOutcome, markdownOf, messageOf, networkFailure, robotOutcome, type RobotMessage } from './wecom.ts';
 
 export const dingtalkConfigSchema = z.strictObject({
-  baseUrl: baseUrl('https://oapi.dingtalk.com'),
-  msgtype: z.enum(['markdown', 'text']).default('markdown'),
-  timeoutMs: z.number().int().min(50).max(60_000).default(10_000),
+  baseUrl: baseUrl('https://oapi.dingtalk.com').meta(ui(['接口地址', 'API base URL'])),
+  msgtype: z.enum(['markdown', 'text']).default('markdown').meta(ui(['消息格式', 'Message format'])),
+  timeoutMs: z.number().int().min(50).max(60_000).default(10_000).meta(ui(['超时 (毫秒)', 'Timeout (ms)'])),
 });
 export type DingtalkConfig = z.infer<typeof dingtalkConfigSchema>;
 export const dingtalkSecretSchema = z.strictObject({
-  accessToken: z.string().min(1).max(300),
+  accessToken: z.string().min(1).max(300).meta(ui(['access_token (Webhook 地址中)', 'access_token (from the webhook address)'])),
   /** The robot's signing secret (SEC…); without it the robot must use keywords or an IP list. */
-  secret: z.string().min(1).max(300).optional(),
+  secret: z.string().min(1).max(300).optional().meta(ui(['加签密钥 (SEC…，可选)', 'Signing secret (SEC…, optional)'], { help: ['不加签时机器人须设关键词或 IP 白名单', 'without it the robot must use keywords or an IP list'] })),
 });
 export type DingtalkSecrets = z.infer<typeof dingtalkSecretSchema>;
 

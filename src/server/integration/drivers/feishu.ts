@@ -12,19 +12,20 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { ConnectionTestResult, DeliveryOutcome, DeliveryRequest, DestinationHandle, Driver } from '../types.ts';
 import { registerDriver } from './registry.ts';
+import { ui } from '../../../shared/integration-api.ts';
 import { RobotClient, baseUrl, isOutcome, messageOf, networkFailure, robotOutcome, type RobotMessage } from './wecom.ts';
 
 export const feishuConfigSchema = z.strictObject({
-  baseUrl: baseUrl('https://open.feishu.cn'),
-  msgtype: z.enum(['post', 'text']).default('post'),
-  timeoutMs: z.number().int().min(50).max(60_000).default(10_000),
+  baseUrl: baseUrl('https://open.feishu.cn').meta(ui(['接口地址', 'API base URL'])),
+  msgtype: z.enum(['post', 'text']).default('post').meta(ui(['消息格式', 'Message format'])),
+  timeoutMs: z.number().int().min(50).max(60_000).default(10_000).meta(ui(['超时 (毫秒)', 'Timeout (ms)'])),
 });
 export type FeishuConfig = z.infer<typeof feishuConfigSchema>;
 export const feishuSecretSchema = z.strictObject({
   /** The last part of the webhook address …/bot/v2/hook/<hookId>. */
-  hookId: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'the id at the end of the webhook address (letters, digits, - and _)'),
+  hookId: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'the id at the end of the webhook address (letters, digits, - and _)').meta(ui(['Webhook ID (地址 …/bot/v2/hook/ 之后的部分)', 'Webhook id (after …/bot/v2/hook/)'])),
   /** The bot's signing secret; without it the bot must use keywords or an IP list. */
-  secret: z.string().min(1).max(300).optional(),
+  secret: z.string().min(1).max(300).optional().meta(ui(['签名校验密钥 (可选)', 'Signing secret (optional)'], { help: ['不校验签名时机器人须设关键词或 IP 白名单', 'without it the bot must use keywords or an IP list'] })),
 });
 export type FeishuSecrets = z.infer<typeof feishuSecretSchema>;
 

@@ -18,19 +18,20 @@ import { z } from 'zod';
 import { readSpreadsheet, type Cell } from '../../records/excel/index.ts';
 import type { DeliveryOutcome, DestinationHandle, Driver, PulledRow, PullResult, SourceHandle } from '../types.ts';
 import { registerDriver } from './registry.ts';
+import { ui } from '../../../shared/integration-api.ts';
 
 export const fileConfigSchema = z.strictObject({
   /** Absolute path of the exchange folder (must exist). */
-  folder: z.string().min(2).max(1000).refine((p) => path.isAbsolute(p), 'an absolute path'),
-  format: z.enum(['csv', 'xlsx']).default('csv'),
+  folder: z.string().min(2).max(1000).refine((p) => path.isAbsolute(p), 'an absolute path').meta(ui(['交换目录 (绝对路径)', 'Exchange folder (absolute path)'], { placeholder: '/srv/exchange/wms' })),
+  format: z.enum(['csv', 'xlsx']).default('csv').meta(ui(['文件格式', 'File format'])),
   /** File name prefix for written files. */
-  prefix: z.string().regex(/^[A-Za-z0-9_-]{1,50}$/).default('trellis'),
+  prefix: z.string().regex(/^[A-Za-z0-9_-]{1,50}$/).default('trellis').meta(ui(['文件名前缀', 'File name prefix'])),
   /** Column order for written files; default the keys of the rows in order of appearance. */
-  columns: z.array(z.string().min(1).max(200)).max(500).optional(),
+  columns: z.array(z.string().min(1).max(200)).max(500).optional().meta(ui(['列顺序', 'Column order'], { help: ['写文件时的列；默认按行里键出现的顺序', 'columns of written files; default the keys of the rows in order'] })),
   /** Source: column holding each row's key; default file name + row number. */
-  keyColumn: z.string().min(1).max(200).optional(),
+  keyColumn: z.string().min(1).max(200).optional().meta(ui(['键列 (读取时)', 'Key column (when reading)'])),
   /** Source: largest file read (bytes). */
-  maxBytes: z.number().int().min(1).max(100 * 1024 * 1024).default(20 * 1024 * 1024),
+  maxBytes: z.number().int().min(1).max(100 * 1024 * 1024).default(20 * 1024 * 1024).meta(ui(['最大文件 (字节)', 'Largest file (bytes)'])),
 });
 export type FileConfig = z.infer<typeof fileConfigSchema>;
 

@@ -26,6 +26,7 @@ import type {
   SourceHandle,
 } from '../types.ts';
 import { registerDriver } from './registry.ts';
+import { ui } from '../../../shared/integration-api.ts';
 
 const jsonataText = z
   .string()
@@ -44,38 +45,43 @@ const httpUrl = z
   .regex(/^https?:\/\/[^\s@]+$/, 'an http:// or https:// URL without user name or password (put those in the secrets); may hold {idempotencyKey}, {partitionKey}, {eventId}');
 const headerName = z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'a header name (letters, digits, -)');
 
+const PLACEHOLDERS_HELP = ['可含 {idempotencyKey}、{partitionKey}、{eventId}；不要在地址里写用户名密码', 'may hold {idempotencyKey}, {partitionKey}, {eventId}; no user name or password in the URL'] as const;
+const onAuth = (...a: string[]) => ({ auth: a });
+
 export const httpConfigSchema = z.strictObject({
-  url: httpUrl,
-  method: z.enum(['POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
-  headers: z.record(headerName, z.string().max(2000)).default({}),
-  auth: z.enum(['none', 'basic', 'bearer', 'oauth2']).default('none'),
+  url: httpUrl.meta(ui(['目标地址 (URL)', 'Destination URL'], { help: PLACEHOLDERS_HELP, placeholder: 'https://erp.plant.local/api/orders' })),
+  method: z.enum(['POST', 'PUT', 'PATCH', 'DELETE']).default('POST').meta(ui(['请求方法', 'Method'])),
+  headers: z.record(headerName, z.string().max(2000)).default({}).meta(ui(['附加请求头', 'Extra headers'], { help: ['每行一个，例如 X-Plant: 01', 'one per line, e.g. X-Plant: 01'] })),
+  auth: z.enum(['none', 'basic', 'bearer', 'oauth2']).default('none').meta(ui(['认证方式', 'Authentication'])),
   oauth2: z
     .strictObject({
-      tokenUrl: httpUrl,
-      scope: z.string().max(1000).optional(),
+      tokenUrl: httpUrl.meta(ui(['OAuth2 令牌地址', 'OAuth2 token URL'])),
+      scope: z.string().max(1000).optional().meta(ui(['OAuth2 范围 (scope)', 'OAuth2 scope'])),
       /** How the client id and secret are sent to the token endpoint. */
-      clientAuth: z.enum(['basic', 'body']).default('basic'),
+      clientAuth: z.enum(['basic', 'body']).default('basic').meta(ui(['客户端凭据发送方式', 'Client credentials sent as'])),
     })
-    .optional(),
-  timeoutMs: z.number().int().min(50).max(300_000).default(10_000),
-  idempotencyHeader: headerName.default('Idempotency-Key'),
+    .optional()
+    .meta(ui(['OAuth2 客户端凭据', 'OAuth2 client credentials'], { when: onAuth('oauth2') })),
+  timeoutMs: z.number().int().min(50).max(300_000).default(10_000).meta(ui(['超时 (毫秒)', 'Timeout (ms)'])),
+  idempotencyHeader: headerName.default('Idempotency-Key').meta(ui(['幂等键请求头', 'Idempotency header'])),
   /** JSONata over {status, headers, body} giving the destination's id of the document. */
-  responseMapping: jsonataText.optional(),
+  responseMapping: jsonataText.optional().meta(ui(['回执映射 (JSONata，取目标单据号)', 'Response mapping (JSONata, the external reference)'], { placeholder: 'body.id', widget: 'code' })),
   /** When set, batches are POSTed here as a JSON array; the answer's body (array) maps item by item. */
-  batchUrl: httpUrl.optional(),
+  batchUrl: httpUrl.optional().meta(ui(['批量地址 (可选)', 'Batch URL (optional)'], { help: ['批量时以 JSON 数组 POST 到这里', 'batches are POSTed here as a JSON array'] })),
   lookup: z
     .strictObject({
-      urlTemplate: httpUrl,
+      urlTemplate: httpUrl.meta(ui(['查询地址模板', 'Lookup URL template'], { help: PLACEHOLDERS_HELP })),
       /** JSONata over {status, headers, body}: true when the document exists (default: any 2xx). */
-      exists: jsonataText.optional(),
+      exists: jsonataText.optional().meta(ui(['查询：存在条件 (JSONata)', 'Lookup: exists when (JSONata)'], { help: ['默认：任何 2xx 即存在', 'default: any 2xx means it exists'], widget: 'code' })),
       /** JSONata over {status, headers, body} giving the external reference. */
-      externalRef: jsonataText.optional(),
+      externalRef: jsonataText.optional().meta(ui(['查询：目标单据号 (JSONata)', 'Lookup: external reference (JSONata)'], { widget: 'code' })),
     })
-    .optional(),
+    .optional()
+    .meta(ui(['补偿查询 (可选)', 'Compensation lookup (optional)'])),
   /** What the connection test requests (default: the destination URL with HEAD; any answer below 500 means reachable). */
-  testUrl: httpUrl.optional(),
+  testUrl: httpUrl.optional().meta(ui(['连接测试地址 (可选)', 'Connection test URL (optional)'], { help: ['默认用 HEAD 请求目标地址；低于 500 的回答即可达', 'default: HEAD on the destination URL; any answer below 500 means reachable'] })),
   /** Mutual TLS: verify the server against the CA in the secrets (or the system's); false only for tests. */
-  rejectUnauthorized: z.boolean().default(true),
+  rejectUnauthorized: z.boolean().default(true).meta(ui(['校验服务器证书', 'Verify the server certificate'])),
   source: z
     .strictObject({
       url: httpUrl,
@@ -97,22 +103,28 @@ export const httpConfigSchema = z.strictObject({
         ])
         .default({ style: 'none' }),
     })
-    .optional(),
+    .optional()
+    .meta(
+      ui(['作为数据源拉取 (JSON，可选)', 'Pull as a source (JSON, optional)'], {
+        help: ['url、items、key、watermark、sinceParam、pagination (style: none/page/offset/cursor/link)', 'url, items, key, watermark, sinceParam, pagination (style: none/page/offset/cursor/link)'],
+        placeholder: '{"url": "https://erp.plant.local/api/materials", "items": "body.items"}',
+      }),
+    ),
 });
 export type HttpConfig = z.infer<typeof httpConfigSchema>;
 
 export const httpSecretSchema = z.strictObject({
-  username: z.string().max(500).optional(),
-  password: z.string().max(2000).optional(),
-  token: z.string().max(8000).optional(),
-  clientId: z.string().max(500).optional(),
-  clientSecret: z.string().max(2000).optional(),
+  username: z.string().max(500).optional().meta(ui(['用户名', 'User name'], { when: onAuth('basic') })),
+  password: z.string().max(2000).optional().meta(ui(['密码', 'Password'], { when: onAuth('basic') })),
+  token: z.string().max(8000).optional().meta(ui(['Bearer 令牌', 'Bearer token'], { when: onAuth('bearer') })),
+  clientId: z.string().max(500).optional().meta(ui(['客户端 ID', 'Client id'], { when: onAuth('oauth2') })),
+  clientSecret: z.string().max(2000).optional().meta(ui(['客户端密钥', 'Client secret'], { when: onAuth('oauth2') })),
   /** Mutual TLS client certificate and key (PEM), and the CA that signs the server's certificate. */
-  clientCertPem: z.string().max(50_000).optional(),
-  clientKeyPem: z.string().max(50_000).optional(),
-  caPem: z.string().max(50_000).optional(),
+  clientCertPem: z.string().max(50_000).optional().meta(ui(['客户端证书 (PEM，双向 TLS)', 'Client certificate (PEM, mutual TLS)'], { widget: 'multiline' })),
+  clientKeyPem: z.string().max(50_000).optional().meta(ui(['客户端私钥 (PEM)', 'Client key (PEM)'], { widget: 'multiline' })),
+  caPem: z.string().max(50_000).optional().meta(ui(['服务器 CA 证书 (PEM)', 'Server CA certificate (PEM)'], { widget: 'multiline' })),
   /** Extra headers that are secrets (X-Api-Key). */
-  headers: z.record(headerName, z.string().max(8000)).optional(),
+  headers: z.record(headerName, z.string().max(8000)).optional().meta(ui(['保密请求头', 'Secret headers'], { help: ['每行一个，例如 X-Api-Key: …', 'one per line, e.g. X-Api-Key: …'] })),
 });
 export type HttpSecrets = z.infer<typeof httpSecretSchema>;
 

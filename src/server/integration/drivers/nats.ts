@@ -9,27 +9,28 @@ import { z } from 'zod';
 import type { DeliveryOutcome, DeliveryRequest, DestinationHandle, Driver, DriverContext } from '../types.ts';
 import type { Logger } from '../../platform/context.ts';
 import { registerDriver } from './registry.ts';
+import { ui } from '../../../shared/integration-api.ts';
 
 const SUBJECT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 export const natsConfigSchema = z.strictObject({
   /** One or more nats:// or tls:// addresses, without credentials. */
-  servers: z.array(z.string().regex(/^(nats|tls|wss?):\/\/[^@\s]+$/, 'nats://host:port without user name or password')).min(1).max(10),
-  stream: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'stream name: letters, digits, _ and - only'),
+  servers: z.array(z.string().regex(/^(nats|tls|wss?):\/\/[^@\s]+$/, 'nats://host:port without user name or password')).min(1).max(10).meta(ui(['服务器地址', 'Servers'], { placeholder: 'nats://127.0.0.1:4222' })),
+  stream: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'stream name: letters, digits, _ and - only').meta(ui(['流 (stream)', 'Stream'])),
   /** Subject prefix: a delivery goes to `<subjectPrefix>.<event type>` unless `subject` is set. */
-  subjectPrefix: z.string().regex(SUBJECT, 'dot-separated tokens of letters, digits, _ and -').max(200),
-  subject: z.string().regex(SUBJECT).max(255).optional(),
+  subjectPrefix: z.string().regex(SUBJECT, 'dot-separated tokens of letters, digits, _ and -').max(200).meta(ui(['主题前缀', 'Subject prefix'], { help: ['投递到 <主题前缀>.<事件类型>，除非设了固定主题', 'deliveries go to <prefix>.<event type> unless a fixed subject is set'] })),
+  subject: z.string().regex(SUBJECT).max(255).optional().meta(ui(['固定主题 (可选)', 'Fixed subject (optional)'])),
   /** Duplicate window of the stream when Trellis creates it (seconds); re-sends inside it are dropped. */
-  duplicateWindowSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(24 * 3600),
+  duplicateWindowSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(24 * 3600).meta(ui(['去重窗口 (秒)', 'Duplicate window (s)'])),
   /** Create the stream when missing (with subjects `<subjectPrefix>.>`). */
-  createStream: z.boolean().default(true),
-  timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+  createStream: z.boolean().default(true).meta(ui(['不存在时创建流', 'Create the stream when missing'])),
+  timeoutMs: z.number().int().min(100).max(120_000).default(10_000).meta(ui(['超时 (毫秒)', 'Timeout (ms)'])),
 });
 export type NatsConfig = z.infer<typeof natsConfigSchema>;
 
 export const natsSecretSchema = z.union([
-  z.strictObject({ user: z.string().min(1).max(200), pass: z.string().max(500) }),
-  z.strictObject({ token: z.string().min(1).max(2000) }),
+  z.strictObject({ user: z.string().min(1).max(200).meta(ui(['用户名', 'User name'])), pass: z.string().max(500).meta(ui(['密码', 'Password'])) }),
+  z.strictObject({ token: z.string().min(1).max(2000).meta(ui(['令牌 (代替用户名密码)', 'Token (instead of user and password)'])) }),
 ]);
 export type NatsSecrets = z.infer<typeof natsSecretSchema>;
 

@@ -13,25 +13,26 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import { z } from 'zod';
 import type { ConnectionTestResult, DeliveryOutcome, DeliveryRequest, DestinationHandle, Driver } from '../types.ts';
 import { registerDriver } from './registry.ts';
+import { ui } from '../../../shared/integration-api.ts';
 import { isOutcome, messageOf, type RobotMessage } from './wecom.ts';
 
 const Email = z.string().max(320).regex(/^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/, 'an email address like name@example.com');
 
 export const smtpConfigSchema = z.strictObject({
-  host: z.string().min(1).max(255).regex(/^[A-Za-z0-9.-]+$|^\[[0-9a-fA-F:.]+\]$/, 'a host name or IP address'),
-  port: z.number().int().min(1).max(65_535).default(587),
-  security: z.enum(['tls', 'starttls', 'none']).default('starttls'),
-  from: Email,
-  fromName: z.string().max(200).optional(),
-  replyTo: Email.optional(),
+  host: z.string().min(1).max(255).regex(/^[A-Za-z0-9.-]+$|^\[[0-9a-fA-F:.]+\]$/, 'a host name or IP address').meta(ui(['SMTP 服务器', 'SMTP server'], { placeholder: 'smtp.plant.local' })),
+  port: z.number().int().min(1).max(65_535).default(587).meta(ui(['端口', 'Port'])),
+  security: z.enum(['tls', 'starttls', 'none']).default('starttls').meta(ui(['加密方式', 'Security'], { help: ['tls：465 端口直接加密；starttls：587 端口升级加密', 'tls: encrypted from the start (465); starttls: upgraded (587)'] })),
+  from: Email.meta(ui(['发件地址', 'From address'], { placeholder: 'trellis@plant.local' })),
+  fromName: z.string().max(200).optional().meta(ui(['发件人名称', 'From name'])),
+  replyTo: Email.optional().meta(ui(['回复地址 (可选)', 'Reply-to (optional)'])),
   /** Verify the server's certificate (false only for a test server with a self-signed one). */
-  rejectUnauthorized: z.boolean().default(true),
-  timeoutMs: z.number().int().min(100).max(120_000).default(20_000),
+  rejectUnauthorized: z.boolean().default(true).meta(ui(['校验服务器证书', 'Verify the server certificate'])),
+  timeoutMs: z.number().int().min(100).max(120_000).default(20_000).meta(ui(['超时 (毫秒)', 'Timeout (ms)'])),
 });
 export type SmtpConfig = z.infer<typeof smtpConfigSchema>;
 export const smtpSecretSchema = z.strictObject({
-  user: z.string().min(1).max(320),
-  password: z.string().min(1).max(1000),
+  user: z.string().min(1).max(320).meta(ui(['用户名', 'User name'])),
+  password: z.string().min(1).max(1000).meta(ui(['密码', 'Password'])),
 });
 export type SmtpSecrets = z.infer<typeof smtpSecretSchema>;
 

@@ -16,6 +16,7 @@ import mysql from 'mysql2/promise';
 import { z } from 'zod';
 import type { ConnectionTestResult, Driver, PulledRow, PullRequest, PullResult, SourceHandle } from '../types.ts';
 import { registerDriver } from './registry.ts';
+import { ui } from '../../../shared/integration-api.ts';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_$]{0,127}$/;
 
@@ -31,18 +32,21 @@ const ObjectSchema = z.strictObject({
 });
 
 export const sqlConfigSchema = z.strictObject({
-  dialect: z.enum(['postgres', 'mysql', 'mssql']),
-  host: z.string().min(1).max(255),
-  port: z.number().int().min(1).max(65535).optional(),
-  database: z.string().min(1).max(128),
-  ssl: z.boolean().default(false),
+  dialect: z.enum(['postgres', 'mysql', 'mssql']).meta(ui(['数据库类型', 'Database type'])),
+  host: z.string().min(1).max(255).meta(ui(['主机', 'Host'])),
+  port: z.number().int().min(1).max(65535).optional().meta(ui(['端口', 'Port'])),
+  database: z.string().min(1).max(128).meta(ui(['数据库名', 'Database name'])),
+  ssl: z.boolean().default(false).meta(ui(['使用 SSL', 'Use SSL'])),
   /** What can be pulled, by the object name the master-data cache asks for (material, bom, …). */
-  objects: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/), ObjectSchema),
-  statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+  objects: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/), ObjectSchema).meta(ui(['可拉取的对象 (JSON)', 'Objects to pull (JSON)'], { help: ['按对象名：table、watermark，可选 key、columns', 'by object name: table, watermark, optional key and columns'], placeholder: '{"material": {"table": "product", "watermark": "write_date"}}' })),
+  statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000).meta(ui(['语句超时 (毫秒)', 'Statement timeout (ms)'])),
 });
 export type SqlConfig = z.infer<typeof sqlConfigSchema>;
 
-export const sqlSecretSchema = z.strictObject({ user: z.string().min(1).max(128), password: z.string().max(500) });
+export const sqlSecretSchema = z.strictObject({
+  user: z.string().min(1).max(128).meta(ui(['用户名', 'User name'])),
+  password: z.string().max(500).meta(ui(['密码', 'Password'])),
+});
 export type SqlSecrets = z.infer<typeof sqlSecretSchema>;
 
 export interface ColumnInfo {

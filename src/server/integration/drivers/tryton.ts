@@ -19,6 +19,7 @@ import type {
   SourceHandle,
 } from '../types.ts';
 import { registerDriver } from './registry.ts';
+import { ui } from '../../../shared/integration-api.ts';
 import { TrytonClient, TrytonDate, TrytonDecimal, TrytonError, encodeDatetimeString } from './tryton-rpc.ts';
 import {
   DEFAULT_IDEMPOTENCY_FIELDS,
@@ -37,17 +38,17 @@ import {
 
 export const TrytonConfig = z
   .object({
-    url: z.string().url('must be the Tryton server address, e.g. http://erp.plant.local:8000'),
-    database: z.string().min(1).max(100),
-    username: z.string().min(1).max(100),
-    language: z.string().min(2).max(10).optional(),
-    timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+    url: z.string().url('must be the Tryton server address, e.g. http://erp.plant.local:8000').meta(ui(['Tryton 服务器地址', 'Tryton server URL'], { placeholder: 'http://erp.plant.local:8000' })),
+    database: z.string().min(1).max(100).meta(ui(['数据库', 'Database'])),
+    username: z.string().min(1).max(100).meta(ui(['登录用户', 'Login user'])),
+    language: z.string().min(2).max(10).optional().meta(ui(['语言', 'Language'], { placeholder: 'zh_CN' })),
+    timeoutMs: z.number().int().min(100).max(300_000).default(30_000).meta(ui(['超时 (毫秒)', 'Timeout (ms)'])),
     /** Per model, the text field that keeps the idempotency key of a created document. */
-    idempotencyFields: z.record(z.string(), z.string().regex(/^[a-z_][a-z0-9_]*$/)).optional(),
+    idempotencyFields: z.record(z.string(), z.string().regex(/^[a-z_][a-z0-9_]*$/)).optional().meta(ui(['幂等键存放字段 (按模型)', 'Idempotency key fields (per model)'], { help: ['每行一个：模型: 字段，例如 production: reference', 'one per line, model: field, e.g. production: reference'] })),
   })
   .strict();
 export type TrytonConfig = z.infer<typeof TrytonConfig>;
-export const TrytonSecrets = z.object({ password: z.string().min(1).max(500) }).strict();
+export const TrytonSecrets = z.object({ password: z.string().min(1).max(500).meta(ui(['密码', 'Password'])) }).strict();
 export type TrytonSecrets = z.infer<typeof TrytonSecrets>;
 
 export function trytonClient(config: TrytonConfig, secrets: TrytonSecrets | undefined): TrytonClient {

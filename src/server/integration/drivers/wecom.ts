@@ -15,6 +15,7 @@ import { z } from 'zod';
 import type { ConnectionTestResult, DeliveryOutcome, DeliveryRequest, DestinationHandle, Driver } from '../types.ts';
 import { HttpClient, classify, httpConfigSchema, retryAfterMs } from './http.ts';
 import { registerDriver } from './registry.ts';
+import { ui } from '../../../shared/integration-api.ts';
 
 /** What a notification channel delivers: one rendered message. */
 export const RobotMessage = z.object({
@@ -129,12 +130,14 @@ export const errcodeOf = (b: Record<string, unknown>) => (typeof b.errcode === '
 // ---- WeCom ----------------------------------------------------------------------------------------
 
 export const wecomConfigSchema = z.strictObject({
-  baseUrl: baseUrl('https://qyapi.weixin.qq.com'),
-  msgtype: z.enum(['markdown', 'text']).default('markdown'),
-  timeoutMs: z.number().int().min(50).max(60_000).default(10_000),
+  baseUrl: baseUrl('https://qyapi.weixin.qq.com').meta(ui(['接口地址', 'API base URL'])),
+  msgtype: z.enum(['markdown', 'text']).default('markdown').meta(ui(['消息格式', 'Message format'])),
+  timeoutMs: z.number().int().min(50).max(60_000).default(10_000).meta(ui(['超时 (毫秒)', 'Timeout (ms)'])),
 });
 export type WecomConfig = z.infer<typeof wecomConfigSchema>;
-export const wecomSecretSchema = z.strictObject({ key: z.string().min(1).max(200) });
+export const wecomSecretSchema = z.strictObject({
+  key: z.string().min(1).max(200).meta(ui(['机器人 key (Webhook 地址中的 key)', 'Robot key (the key in the webhook address)'])),
+});
 export type WecomSecrets = z.infer<typeof wecomSecretSchema>;
 
 const WECOM_RETRYABLE = new Set([-1, 45009, 45033]);

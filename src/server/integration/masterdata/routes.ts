@@ -15,6 +15,7 @@ import { badRequest, conflict, notFound } from '../../platform/errors.ts';
 import { ERP_MASTER_KINDS } from './objects.ts';
 import { getCached, listCached } from './store.ts';
 import { claimJob, nextDue, runJob, scheduleProblem, type PullJob, type PullRun } from './jobs.ts';
+import type { PullJobView, PullRunView } from '../../../shared/integration-api.ts';
 
 const tags = ['masterdata'];
 const reader = (r: FastifyRequest): Actor => requireActor(r, { scope: 'masterdata:read' });
@@ -51,7 +52,7 @@ const JobPatch = z
   .strict();
 const IdParams = z.object({ id: z.string().uuid('must be a pull job id (UUID)') }).strict();
 
-export const jobOut = (j: PullJob) => ({
+export const jobOut = (j: PullJob): PullJobView => ({
   id: j.id,
   connectorId: j.connector_id,
   object: j.object,
@@ -68,7 +69,7 @@ export const jobOut = (j: PullJob) => ({
   lastStatus: j.last_status,
   lastError: j.last_error,
 });
-export const runOut = (r: PullRun) => ({
+export const runOut = (r: PullRun): PullRunView => ({
   id: r.id,
   jobId: r.job_id,
   connectorId: r.connector_id,

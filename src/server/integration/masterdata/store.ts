@@ -6,6 +6,7 @@ import type { Sql, Tx } from '../../db/index.ts';
 import { canonicalJson } from '../../platform/audit/index.ts';
 import type { PulledRow } from '../types.ts';
 import type { ErpMasterKind } from './objects.ts';
+import type { CachedObjectView } from '../../../shared/integration-api.ts';
 
 type Data = Record<string, unknown>;
 const s = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : String(v));
@@ -181,19 +182,8 @@ export async function markDeleted(tx: Tx, kind: ErpMasterKind, connectorId: stri
   return r.rowCount;
 }
 
-export interface CachedObject {
-  kind: ErpMasterKind;
-  key: string;
-  code: string;
-  name: string;
-  connectorId: string;
-  sourceKey: string;
-  data: Data;
-  changedAt: string;
-  lastPulledAt: string;
-  deleted: boolean;
-  lines?: Array<Record<string, unknown>>;
-}
+/** A cached master-data object as the API shows it (src/shared/integration-api.ts). */
+export type CachedObject = CachedObjectView;
 
 interface Raw {
   connector_id: string;
