@@ -361,7 +361,8 @@ export interface TaskView {
   task: { id: string; instanceId: string; nodeId: string; kind: string; status: string; decision: string | null; title: string; app: string; createdAt: string };
   instance: InstanceView;
   node: { id: string; type: string; name: LabelText | null; signature: boolean } | null;
-  fields: Record<string, 'read' | 'write' | 'hidden'>;
+  /** The step's field access (fields not listed: read-only). */
+  fields: Record<string, 'editable' | 'read_only' | 'hidden'>;
   record: Record<string, unknown>;
   actions: string[];
   returnTargets: Array<{ nodeId: string; name: string }>;

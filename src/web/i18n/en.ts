@@ -187,6 +187,7 @@ export const en: Record<MessageKey, string> = {
   'task.confirmWithdraw': 'Withdraw this approval?',
   'task.document': 'Document',
   'task.openRecord': 'Open document',
+  'task.editHint': 'You may change the fields with inputs at this step; the changes are saved with your decision.',
   'trail.start': 'Started',
   'trail.approve': 'Approved',
   'trail.reject': 'Rejected',

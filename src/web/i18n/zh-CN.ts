@@ -185,6 +185,7 @@ export const zhCN = {
   'task.confirmWithdraw': '确定撤回这个审批吗？',
   'task.document': '单据内容',
   'task.openRecord': '打开单据',
+  'task.editHint': '本步骤可以修改带输入框的字段，修改随你的审批一起保存。',
   'trail.start': '发起',
   'trail.approve': '同意',
   'trail.reject': '驳回',

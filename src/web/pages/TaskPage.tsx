@@ -1,20 +1,23 @@
-// One approval task: the document as this step sees it, the trail, and what I can do —
+// One approval task: the document as this step sees it (fields the step marks editable are inputs
+// — the runtime form's own FieldInput — whose changes go with the verdict; read-only ones are
+// shown; hidden ones are not sent by the server), the trail, and what I can do —
 // approve / reject (with the e-signature dialog when the step requires it), return to a chosen
 // step, transfer, add signers. /approvals/:id shows an approval I started or was copied on, with
 // withdraw for the initiator.
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Radio, Select, Space, Typography } from 'antd';
-import { api, type InstanceView, type TaskView } from '../api.ts';
+import { Alert, App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Radio, Select, Space, Typography, type FormInstance } from 'antd';
+import { api, isApiError, type AppDef, type EntityDef, type FieldDef, type InstanceView, type TaskView } from '../api.ts';
 import { ErrorResult } from '../runtime/ErrorResult.tsx';
 import { useI18n } from '../i18n/index.tsx';
 import { PageLoading } from '../PageLoading.tsx';
 import { errorText } from '../session.ts';
 import { cell, useNames } from '../runtime/cells.tsx';
-import { UserPicker } from '../runtime/FieldInput.tsx';
+import { FieldInput, UserPicker } from '../runtime/FieldInput.tsx';
 import { COUNTS_KEY, useAppDef, useMeContext } from '../runtime/hooks.ts';
-import { findEntity, label, recordLink } from '../runtime/model.ts';
+import { checkValue, COMPUTED, findEntity, label, recordLink } from '../runtime/model.ts';
+import { fieldErrors, toValues } from '../runtime/payload.ts';
 import { ApprovalTrail, StatusTag } from '../runtime/Trail.tsx';
 
 type Action = 'approve' | 'reject' | 'return' | 'transfer' | 'add_signer';
@@ -28,25 +31,93 @@ export default function TaskPage() {
   return <TaskBody view={q.data} />;
 }
 
-function DocumentCard({ instance, record, hidden }: { instance: InstanceView; record: Record<string, unknown>; hidden?: Record<string, string> }) {
-  const { t, locale } = useI18n();
-  const appQ = useAppDef(instance.app);
+const FULL_WIDTH = new Set(['long_text', 'child_table', 'attachment', 'image', 'signature', 'multi_select']);
+/** Shown read-only with the runtime form's own (disabled) input: photos as thumbnails, files as links. */
+const AS_INPUT = new Set(['attachment', 'image', 'signature']);
+
+function ReadOnlyValue({ field, value, app }: { field: FieldDef; value: unknown; app: AppDef | undefined }) {
+  const { locale } = useI18n();
+  const me = useMeContext();
   const names = useNames(locale);
-  const entity = appQ.data ? findEntity(appQ.data.definition, instance.entity) : undefined;
-  return (
-    <Card size="small" title={t('task.document')} extra={<Link to={recordLink(instance.app, instance.entity, instance.recordId)}>{t('task.openRecord')}</Link>}>
-      <Descriptions column={1} size="small" className="task-document">
-        {record.name ? <Descriptions.Item label={t('list.name')}>{String(record.name)}</Descriptions.Item> : null}
-        {(entity?.fields ?? [])
-          .filter((f) => hidden?.[f.name] !== 'hidden' && f.type !== 'child_table' && record[f.name] !== undefined)
-          .map((f) => (
+  if (app && AS_INPUT.has(field.type)) return <FieldInput field={field} app={app} me={me} value={value} disabled />;
+  return <>{cell(field, value, locale, names)}</>;
+}
+
+/**
+ * The document as this step sees it. With `editable` (my pending task): a form where the fields
+ * the step marks editable are the runtime form's inputs and the others are shown read-only.
+ */
+function DocumentCard({ instance, record, app, entity, editable, form, problem }: {
+  instance: InstanceView;
+  record: Record<string, unknown>;
+  app: AppDef | undefined;
+  entity: EntityDef | undefined;
+  editable: ReadonlySet<string>;
+  form: FormInstance<Record<string, unknown>>;
+  problem: string | null;
+}) {
+  const { t, locale } = useI18n();
+  const me = useMeContext();
+  // the server leaves hidden fields out of `record`
+  const shown = (entity?.fields ?? []).filter((f) => editable.has(f.name) || (f.type !== 'child_table' && record[f.name] !== undefined));
+  const extra = <Link to={recordLink(instance.app, instance.entity, instance.recordId)}>{t('task.openRecord')}</Link>;
+  if (!editable.size || !app) {
+    return (
+      <Card size="small" title={t('task.document')} extra={extra}>
+        <Descriptions column={1} size="small" className="task-document">
+          {record.name ? <Descriptions.Item label={t('list.name')}>{String(record.name)}</Descriptions.Item> : null}
+          {shown.map((f) => (
             <Descriptions.Item key={f.name} label={label(f.label, locale)}>
-              {cell(f, record[f.name], locale, names)}
+              <ReadOnlyValue field={f} value={record[f.name]} app={app} />
             </Descriptions.Item>
           ))}
-      </Descriptions>
+        </Descriptions>
+      </Card>
+    );
+  }
+  return (
+    <Card size="small" title={t('task.document')} extra={extra}>
+      <Form
+        form={form}
+        layout="vertical"
+        initialValues={record}
+        requiredMark
+        className="record-form task-document task-edit"
+        // a field's old complaint goes away as soon as it is changed
+        onValuesChange={(changed: Record<string, unknown>) => form.setFields(Object.keys(changed).map((name) => ({ name, errors: [] })))}
+      >
+        <Alert type="info" showIcon title={t('task.editHint')} className="form-problem" />
+        {problem ? <Alert type="error" showIcon title={problem} className="form-problem" role="alert" /> : null}
+        {record.name ? <Form.Item label={t('list.name')}>{String(record.name)}</Form.Item> : null}
+        {shown.map((f) =>
+          editable.has(f.name) ? (
+            <Form.Item
+              key={f.name}
+              name={f.name}
+              label={label(f.label, locale)}
+              required={Boolean(f.required)}
+              extra={f.help ? label(f.help, locale) : undefined}
+              className={FULL_WIDTH.has(f.type) ? 'field-full' : undefined}
+              data-testid={`task-field-${f.name}`}
+            >
+              <FieldInput field={f} app={app} me={me} />
+            </Form.Item>
+          ) : (
+            <Form.Item key={f.name} label={label(f.label, locale)} className={AS_INPUT.has(f.type) ? 'field-full' : undefined} data-testid={`task-field-${f.name}`}>
+              <ReadOnlyValue field={f} value={record[f.name]} app={app} />
+            </Form.Item>
+          ),
+        )}
+      </Form>
     </Card>
   );
+}
+
+/** Fields this step lets me change: editable at the node, not computed, on my pending task. */
+function editableFields(view: TaskView, entity: EntityDef | undefined): Set<string> {
+  const mine = view.actions.includes('approve') || view.actions.includes('reject');
+  if (!mine || !entity) return new Set();
+  return new Set(entity.fields.filter((f: FieldDef) => view.fields[f.name] === 'editable' && !COMPUTED.has(f.type)).map((f) => f.name));
 }
 
 function TaskBody({ view }: { view: TaskView }) {
@@ -56,30 +127,66 @@ function TaskBody({ view }: { view: TaskView }) {
   const queryClient = useQueryClient();
   const [action, setAction] = useState<Action | null>(null);
   const [form] = Form.useForm<{ comment?: string; target?: string; to?: string; users?: string[]; position?: 'before' | 'after'; password?: string }>();
+  const [docForm] = Form.useForm<Record<string, unknown>>();
+  const [problem, setProblem] = useState<string | null>(null);
   const needsSignature = Boolean(view.node?.signature);
+  const appQ = useAppDef(view.instance.app);
+  const app = appQ.data?.definition;
+  const entity = app ? findEntity(app, view.instance.entity) : undefined;
+  const editable = useMemo(() => editableFields(view, entity), [view, entity]);
+
+  /** The editable fields I changed, in the records API's shape (undefined: none). */
+  const changes = (): Record<string, unknown> | undefined => {
+    if (!editable.size || !app || !entity) return undefined;
+    const values = toValues(app, entity, docForm.getFieldsValue(true) as Record<string, unknown>, (n) => editable.has(n));
+    const changed = Object.entries(values).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(view.record[k] ?? null));
+    return changed.length ? Object.fromEntries(changed) : undefined;
+  };
+  /** Client checks of the editable fields before an approval: required, ranges, patterns. */
+  const checkEdits = (): boolean => {
+    if (!entity) return true;
+    const values = docForm.getFieldsValue(true) as Record<string, unknown>;
+    const bad = entity.fields.filter((f) => editable.has(f.name)).map((f) => ({ f, msg: checkValue(f, values[f.name], Boolean(f.required), t) }));
+    docForm.setFields(bad.map((b) => ({ name: b.f.name, errors: b.msg ? [b.msg] : [] })));
+    const ok = bad.every((b) => !b.msg);
+    setProblem(ok ? null : t('form.fixErrors'));
+    return ok;
+  };
 
   const act = useMutation({
     mutationFn: (body: Record<string, unknown>) => api.post(`/workflow/tasks/${view.task.id}/actions`, body),
     onSuccess: async () => {
       void message.success(t('task.done'));
       setAction(null);
+      await queryClient.invalidateQueries({ queryKey: ['record', view.instance.app, view.instance.entity] });
       await queryClient.invalidateQueries({ queryKey: ['inbox'] });
       await queryClient.invalidateQueries({ queryKey: COUNTS_KEY });
       await queryClient.invalidateQueries({ queryKey: ['trail', view.instance.id] });
       await queryClient.invalidateQueries({ queryKey: ['task', view.task.id] });
       void navigate('/inbox/todo');
     },
+    // 422 on fields this step edits (`body.changes.x`, or the record's own `values.x`): shown on the fields
+    onError: (err) => {
+      if (!isApiError(err) || !editable.size) return;
+      const byField = fieldErrors(err.errors.map((e) => ({ ...e, path: e.path.replace(/^body\.changes\./, 'values.') })), (n) => t('form.row', { n }));
+      const known = [...editable].filter((f) => byField.has(f));
+      if (!known.length) return;
+      docForm.setFields(known.map((name) => ({ name, errors: byField.get(name)! })));
+      setProblem(errorText(err, t));
+      setAction(null);
+    },
   });
 
   const submit = async () => {
     const v = await form.validateFields();
     const comment = v.comment?.trim() || undefined;
-    if (action === 'approve' || action === 'reject') act.mutate({ action, comment, ...(needsSignature ? { password: v.password } : {}) });
+    if (action === 'approve' || action === 'reject') act.mutate({ action, comment, changes: changes(), ...(needsSignature ? { password: v.password } : {}) });
     else if (action === 'return') act.mutate({ action, target: v.target, comment });
     else if (action === 'transfer') act.mutate({ action, to: v.to, comment });
     else if (action === 'add_signer') act.mutate({ action, users: v.users, position: v.position ?? 'after', comment });
   };
   const open = (a: Action) => {
+    if (a === 'approve' && !checkEdits()) return;
     act.reset();
     form.resetFields();
     setAction(a);
@@ -113,7 +220,7 @@ function TaskBody({ view }: { view: TaskView }) {
           <Alert type="info" showIcon title={t('task.notYours')} />
         ) : null}
       </Card>
-      <DocumentCard instance={view.instance} record={view.record} hidden={view.fields} />
+      <DocumentCard instance={view.instance} record={view.record} app={app} entity={entity} editable={editable} form={docForm} problem={problem} />
       <ApprovalTrail instanceId={view.instance.id} />
       {view.task.kind === 'resubmit' && view.task.status === 'pending' ? <ResubmitActions instanceId={view.instance.id} /> : null}
       {view.actions.length && view.task.kind !== 'resubmit' ? (
