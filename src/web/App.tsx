@@ -14,6 +14,7 @@ import { I18nProvider, useI18n } from './i18n/index.tsx';
 import { lazyPage } from './lazyPage.ts';
 import { PageLoading } from './PageLoading.tsx';
 import { ME_KEY, useMe } from './session.ts';
+import { PUBLIC_PATH, startModule, type StartModule } from './startPages.ts';
 import { prefetchInbox } from './runtime/hooks.ts';
 
 const LoginPage = lazyPage(() => import('./pages/LoginPage.tsx'));
@@ -30,6 +31,13 @@ const BuilderRoutes = lazyPage(() => import('./builder/BuilderRoutes.tsx'));
 const IntegrationRoutes = lazyPage(() => import('./integration/IntegrationRoutes.tsx'));
 const NotFoundPage = lazyPage(() => import('./pages/NotFoundPage.tsx'));
 const SessionError = lazyPage(() => import('./pages/SessionError.tsx'));
+const START_CODE: Record<StartModule, { preload: () => Promise<unknown> }> = {
+  'pages/InboxPage.tsx': InboxPage,
+  'pages/RecordPage.tsx': RecordPage,
+  'pages/ListPage.tsx': ListPage,
+  'pages/TaskPage.tsx': TaskPage,
+  'pages/HomePage.tsx': HomePage,
+};
 
 /**
  * The code (and for the inbox, the data) of the page the URL opens is fetched while the session is
@@ -39,20 +47,16 @@ const SessionError = lazyPage(() => import('./pages/SessionError.tsx'));
  * after the code arrived (its reveal throttle).
  */
 function preloadFor(pathname: string): Promise<unknown> {
-  if (pathname.startsWith('/login')) return Promise.resolve();
+  if (PUBLIC_PATH.test(pathname)) return Promise.resolve();
   // The session check gates every page: ask for it now, not after the first render.
   void queryClient.prefetchQuery({ queryKey: ME_KEY, queryFn: fetchMe, staleTime: 60_000 });
-  const code: Array<Promise<unknown>> = [AppLayout.preload()];
-  if (pathname.startsWith('/inbox')) {
-    code.push(InboxPage.preload());
+  const page = startModule(pathname);
+  if (page === 'pages/InboxPage.tsx') {
     const tab = pathname.split('/')[2];
     prefetchInbox(queryClient, tab === 'done' || tab === 'cc' || tab === 'started' ? tab : 'todo');
-  } else if (/^\/a\/[^/]+\/[^/]+\/[^/]+/.test(pathname)) code.push(RecordPage.preload());
-  else if (/^\/a\/[^/]+\/[^/]+/.test(pathname)) code.push(ListPage.preload());
-  else if (pathname.startsWith('/tasks/')) code.push(TaskPage.preload());
-  else if (pathname === '/') code.push(HomePage.preload());
+  }
   // A chunk that failed to load is reported by the page's own lazy render, not here.
-  return Promise.allSettled(code);
+  return Promise.allSettled([AppLayout.preload(), ...(page ? [START_CODE[page].preload()] : [])]);
 }
 
 export const BRAND_COLOR = '#2f7d4f';
