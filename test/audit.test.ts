@@ -2,7 +2,7 @@
 // entry, deleting one in the middle, or deleting the newest one is each reported, both by
 // `verifyAuditChain` and by GET /api/v1/audit/verify.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { appendAudit, sealAudit, verifyAuditChain, readAuditHead, AUDIT_HEAD_KEY, type AuditRow } from '../src/server/platform/audit/index.ts';
+import { appendAudit, sealAudit, startAuditSealer, verifyAuditChain, readAuditHead, AUDIT_HEAD_KEY, type AuditRow } from '../src/server/platform/audit/index.ts';
 import { systemActor } from '../src/server/platform/context.ts';
 import { DEMO_PASSWORD } from '../src/server/platform/org/index.ts';
 import { createTestTrellis, loginAs, type TestSession, type TestTrellis } from './helpers/trellis.ts';
@@ -192,5 +192,41 @@ describe('reading the trail', () => {
       const r = await auditor.inject(`/api/v1/audit?${q}`);
       expect(r.statusCode, q).toBe(400);
     }
+  });
+});
+
+describe('background sealer', () => {
+  const unsealed = async () => Number((await t.ctx.db.query<{ n: number }>('select count(*)::int as n from audit_log where chain_pos is null')).rows[0]!.n);
+  const commit = (i: number) => t.ctx.db.tx((tx) => appendAudit(tx, systemActor, { action: 'test.sealer', targetType: 'thing', targetId: String(i) }));
+
+  it('seals a stream of commits after commit, without being called', async () => {
+    const errors: unknown[] = [];
+    const stop = startAuditSealer(t.ctx.db, (err) => errors.push(err), 60_000, 20);
+    try {
+      for (let i = 0; i < 25; i++) await commit(i);
+      await expect.poll(unsealed, { timeout: 20_000, interval: 50 }).toBe(0);
+    } finally {
+      await stop();
+    }
+    expect(errors).toEqual([]);
+    expect((await verifyAuditChain(t.ctx.db)).ok).toBe(true);
+  });
+
+  it('under a steady flow seals at most once per pace: later commits wait for the next round, and stop() does not wait for it', async () => {
+    const errors: unknown[] = [];
+    const stop = startAuditSealer(t.ctx.db, (err) => errors.push(err), 600_000, 600_000);
+    try {
+      await commit(0); // wakes the sealer: the first round runs at once
+      await expect.poll(unsealed, { timeout: 20_000, interval: 20 }).toBe(0);
+      // that round sealed something, so the next may start only a pace (here 10 minutes) later:
+      // these commits' wake-ups are held, and their entries stay unsealed for now
+      for (let i = 1; i <= 5; i++) await commit(i);
+      expect(await unsealed()).toBe(5);
+    } finally {
+      await stop(); // clears the held round instead of waiting 10 minutes for it
+    }
+    expect(errors).toEqual([]);
+    expect(await sealAudit(t.ctx.db)).toBe(5);
+    expect(await unsealed()).toBe(0);
   });
 });

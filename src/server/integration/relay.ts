@@ -171,6 +171,13 @@ async function insertDeliveries(tx: Tx, ds: NewDelivery[]): Promise<void> {
 export interface RelayOptions {
   pollMs?: number;
   batchSize?: number;
+  /**
+   * Under a steady flow of events, rounds start at most this often (ms): a round that found some
+   * but fewer than `batchSize` events is followed by the next one no sooner than `paceMs` after its
+   * start, so the per-round cost (transaction, lock, flow list, commit flush) is paid per batch
+   * instead of per event. An event after a quiet spell and a backlog (full batches) go at once.
+   */
+  paceMs?: number;
 }
 
 /** Runs the relay until stopped: on every NOTIFY and at least every `pollMs`. */
@@ -178,7 +185,9 @@ export class Relay {
   private readonly ctx: AppContext;
   private readonly pollMs: number;
   private readonly batchSize: number;
+  private readonly paceMs: number;
   private stopped = true;
+  private pauseFn: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private wakeFn: (() => void) | null = null;
   private pending = false;
@@ -191,6 +200,7 @@ export class Relay {
     this.ctx = ctx;
     this.pollMs = o.pollMs ?? 2000;
     this.batchSize = o.batchSize ?? 500;
+    this.paceMs = o.paceMs ?? 100;
   }
 
   wake = (): void => {
@@ -203,7 +213,23 @@ export class Relay {
     this.stopped = false;
     this.unlisten = await this.ctx.db.listen(OUTBOX_CHANNEL, this.wake);
     this.loop = (async () => {
+      let lastStart = 0;
+      let partial = false;
       while (!this.stopped) {
+        // the round before found a partial batch: let events gather until `paceMs` after its start
+        const rest = partial ? lastStart + this.paceMs - Date.now() : 0;
+        if (rest > 0) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, rest);
+            this.pauseFn = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          this.pauseFn = null;
+          if (this.stopped) break;
+        }
+        lastStart = Date.now();
         this.pending = false;
         let n = 0;
         try {
@@ -218,6 +244,7 @@ export class Relay {
         } catch (err) {
           this.ctx.log.error({ err }, 'integration relay failed');
         }
+        partial = n > 0 && n < this.batchSize;
         if (n === this.batchSize || this.pending || this.stopped) continue;
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, this.pollMs);
@@ -234,6 +261,7 @@ export class Relay {
   async stop(): Promise<void> {
     this.stopped = true;
     this.wakeFn?.();
+    this.pauseFn?.();
     await this.loop;
     this.loop = null;
     await this.unlisten?.().catch(() => {});

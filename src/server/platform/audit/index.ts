@@ -7,8 +7,9 @@
 // Why seal after commit instead of chaining inside the writer's transaction: chaining in the
 // transaction needs one global lock held until commit, which serialises every data-changing
 // transaction of the platform (measured: 1,050 vs 1,820 tx/s on this machine). The sealer
-// runs right after each commit in-process and every second as a worker, so the window in which
-// an entry is written but not yet chained is milliseconds. See docs/decisions/0006-audit-chain.md.
+// runs right after each commit in-process (at most every 100 ms under a steady flow) and every
+// second as a worker, so the window in which an entry is written but not yet chained is a
+// fraction of a second. See docs/decisions/0006-audit-chain.md.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Database, Sql, Statement, Tx } from '../../db/index.ts';
@@ -187,19 +188,45 @@ export async function sealAudit(db: Database, batchSize = 2000): Promise<number>
   }
 }
 
-/** Background sealer: right after each local commit that appended entries, and every `intervalMs`. */
-export function startAuditSealer(db: Database, onError: (err: unknown) => void, intervalMs = 1000): () => Promise<void> {
+/**
+ * Background sealer: right after each local commit that appended entries, and every `intervalMs`.
+ * Under a steady flow of writes, rounds start at most every `paceMs`: a wake-up sooner than that
+ * after a round that sealed something waits for the rest, so one round (lock, head, update,
+ * commit flush) seals the entries of many commits instead of a few (decision 0006).
+ */
+export function startAuditSealer(db: Database, onError: (err: unknown) => void, intervalMs = 1000, paceMs = 100): () => Promise<void> {
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
+  let lastStart = 0;
+  let lastSealed = 0;
+  let paused: ReturnType<typeof setTimeout> | null = null;
   const run = () => {
     if (stopped) return;
     if (running) {
       again = true;
       return;
     }
+    if (paused) return;
+    const rest = lastSealed > 0 ? lastStart + paceMs - Date.now() : 0;
+    if (rest > 0) {
+      paused = setTimeout(() => {
+        paused = null;
+        run();
+      }, rest);
+      return;
+    }
+    lastStart = Date.now();
     running = sealAudit(db)
-      .then(() => undefined, onError)
+      .then(
+        (n) => {
+          lastSealed = n;
+        },
+        (err: unknown) => {
+          lastSealed = 0;
+          onError(err);
+        },
+      )
       .finally(() => {
         running = null;
         if (again) {
@@ -215,6 +242,7 @@ export function startAuditSealer(db: Database, onError: (err: unknown) => void, 
     stopped = true;
     appended.off('appended', run);
     clearInterval(timer);
+    if (paused) clearTimeout(paused);
     await running;
   };
 }

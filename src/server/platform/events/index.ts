@@ -57,7 +57,13 @@ create index outbox_type on outbox(type, id);
 create index outbox_partition on outbox(partition_key, id);
 `;
 
-export const eventsMigrations: Migration[] = [{ id: 'platform.events-001-outbox', up: OUTBOX_DDL }];
+export const eventsMigrations: Migration[] = [
+  { id: 'platform.events-001-outbox', up: OUTBOX_DDL },
+  // No query reads the outbox by type or partition key (the relay claims by `relayed_at is null`
+  // in id order, replay reads by id): the two indexes were only work on every event's insert and
+  // on the relay's update of it.
+  { id: 'platform.events-002-drop-unused-indexes', up: 'drop index if exists outbox_type; drop index if exists outbox_partition;' },
+];
 
 /**
  * The outbox INSERT of one event, for the caller to run in its transaction (alone, or combined
