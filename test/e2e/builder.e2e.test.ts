@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, onTestFailed, test } from 'vitest';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { ADMIN_PASSWORD, ADMIN_USERNAME, apiSession, launchBrowser, newContext, repoRoot, signInUi, startServer, unlabelledInputs, type ApiSession, type TrellisServer } from './helpers.ts';
+import { ADMIN_PASSWORD, ADMIN_USERNAME, apiSession, dragTo, launchBrowser, newContext, pickOption, repoRoot, signInUi, startServer, unlabelledInputs, type ApiSession, type TrellisServer } from './helpers.ts';
 
 const OUT = path.join(repoRoot, 'test-output/e2e');
 const APP = 'e2e_purchase';
@@ -28,40 +28,8 @@ async function shot(name: string, target: Page | Locator = page): Promise<string
   return file;
 }
 
-/**
- * Opens an antd Select and picks the option whose text contains `text` (in that select's own
- * list), then waits until the select shows it; a click lost to an opening animation on a busy
- * machine is tried again.
- */
-async function pick(select: Locator, text: string | RegExp): Promise<void> {
-  const root = select.locator('xpath=ancestor-or-self::*[contains(concat(" ", normalize-space(@class), " "), " ant-select ")][1]');
-  const input = root.locator('input').first();
-  for (let attempt = 1; ; attempt++) {
-    if ((await input.getAttribute('aria-expanded')) !== 'true') await select.click();
-    let list: string | null = null;
-    await expect.poll(async () => (list = await input.getAttribute('aria-controls'))).toBeTruthy();
-    const dropdown = page.locator('.ant-select-dropdown').filter({ has: page.locator(`[id="${list}"]`) });
-    await dropdown.locator('.ant-select-item-option').filter({ hasText: text }).first().click();
-    try {
-      await root.locator('.ant-select-content, .ant-select-selection-item').filter({ hasText: text }).first().waitFor({ timeout: 3000 });
-      return;
-    } catch (err) {
-      if (attempt >= 3) throw err;
-    }
-  }
-}
-
-/** Drags with real pointer events (dnd-kit's pointer sensor needs movement past its threshold). */
-async function drag(from: Locator, to: Locator): Promise<void> {
-  const a = (await from.boundingBox())!;
-  const b = (await to.boundingBox())!;
-  await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2);
-  await page.mouse.down();
-  await page.mouse.move(a.x + a.width / 2 + 10, a.y + a.height / 2 + 10, { steps: 4 });
-  await page.mouse.move(b.x + b.width / 2, b.y + b.height - 12, { steps: 12 });
-  await page.mouse.move(b.x + b.width / 2, b.y + b.height - 10, { steps: 2 });
-  await page.mouse.up();
-}
+const pick = (select: Locator, text: string | RegExp) => pickOption(select, text);
+const drag = (from: Locator, to: Locator) => dragTo(page, from, to);
 
 /** Closes the open drawer from the keyboard: focus its name input, press Escape. */
 async function closeWithEscape(): Promise<void> {

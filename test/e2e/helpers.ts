@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ADMIN_USERNAME = 'admin';
@@ -69,7 +70,7 @@ export function freePort(): Promise<number> {
 }
 
 /** A fresh PostgreSQL database when TRELLIS_E2E_DATABASE_URL is set; PGlite in the data folder otherwise. */
-async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> } | null> {
+export async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> } | null> {
   const adminUrl = process.env.TRELLIS_E2E_DATABASE_URL;
   if (!adminUrl) return null;
   const name = `trellis_e2e_${randomBytes(6).toString('hex')}`;
@@ -181,7 +182,7 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 /** A fresh browser context (own cookies and storage) pointed at the server. */
-export async function newContext(browser: Browser, server: TrellisServer, options: BrowserContextOptions = {}): Promise<BrowserContext> {
+export async function newContext(browser: Browser, server: Pick<TrellisServer, 'url'>, options: BrowserContextOptions = {}): Promise<BrowserContext> {
   const context = await browser.newContext({ baseURL: server.url, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', ...options });
   context.setDefaultTimeout(15_000);
   context.setDefaultNavigationTimeout(30_000);
@@ -266,7 +267,7 @@ export interface ApiSession {
 }
 
 /** Signs in over HTTP (cookie + CSRF token) for set-up steps that need no browser. */
-export async function apiSession(server: TrellisServer, username: string, password: string): Promise<ApiSession> {
+export async function apiSession(server: Pick<TrellisServer, 'url'>, username: string, password: string): Promise<ApiSession> {
   const r = await fetch(`${server.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
   if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${await r.text()}`);
   const { csrfToken } = (await r.json()) as { csrfToken: string };
@@ -282,4 +283,40 @@ export async function apiSession(server: TrellisServer, username: string, passwo
       return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
     },
   };
+}
+
+/**
+ * Opens an antd Select and picks the option whose text contains `text` (in that select's own
+ * list), then waits until the select shows it; a click lost to an opening animation on a busy
+ * machine is tried again.
+ */
+export async function pickOption(select: Locator, text: string | RegExp): Promise<void> {
+  const page = select.page();
+  const root = select.locator('xpath=ancestor-or-self::*[contains(concat(" ", normalize-space(@class), " "), " ant-select ")][1]');
+  const input = root.locator('input').first();
+  for (let attempt = 1; ; attempt++) {
+    if ((await input.getAttribute('aria-expanded')) !== 'true') await select.click();
+    let list: string | null = null;
+    await expect.poll(async () => (list = await input.getAttribute('aria-controls'))).toBeTruthy();
+    const dropdown = page.locator('.ant-select-dropdown').filter({ has: page.locator(`[id="${list}"]`) });
+    await dropdown.locator('.ant-select-item-option').filter({ hasText: text }).first().click();
+    try {
+      await root.locator('.ant-select-content, .ant-select-selection-item').filter({ hasText: text }).first().waitFor({ timeout: 3000 });
+      return;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+/** Drags with real pointer events (dnd-kit's pointer sensor needs movement past its threshold). */
+export async function dragTo(page: Page, from: Locator, to: Locator): Promise<void> {
+  const a = (await from.boundingBox())!;
+  const b = (await to.boundingBox())!;
+  await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(a.x + a.width / 2 + 10, a.y + a.height / 2 + 10, { steps: 4 });
+  await page.mouse.move(b.x + b.width / 2, b.y + b.height - 12, { steps: 12 });
+  await page.mouse.move(b.x + b.width / 2, b.y + b.height - 10, { steps: 2 });
+  await page.mouse.up();
 }
