@@ -46,7 +46,8 @@ describe('connector form from the published JSON Schema', () => {
     expect(f.rejectUnauthorized).toMatchObject({ kind: 'bool', default: true });
     expect(f.responseMapping).toMatchObject({ kind: 'text', widget: 'code' });
     // oauth2 opens up into its own fields, shown (and needed) only for auth = oauth2.
-    expect(f['oauth2.tokenUrl']).toMatchObject({ kind: 'text', required: true, when: { auth: ['oauth2'] } });
+    expect(f['oauth2.tokenUrl']).toMatchObject({ kind: 'text', required: true, when: { auth: ['oauth2'] }, section: { zh: 'OAuth2 客户端凭据', en: 'OAuth2 client credentials' } });
+    expect(f.url!.section).toBeUndefined();
     expect(f['oauth2.clientAuth']).toMatchObject({ kind: 'select', when: { auth: ['oauth2'] } });
     expect(f['lookup.urlTemplate']).toMatchObject({ required: false });
     expect(f.lookup).toBeUndefined();

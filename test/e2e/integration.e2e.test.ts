@@ -175,6 +175,18 @@ describe('integration screens', () => {
     await page.keyboard.press('Escape');
     await poll(() => drawer.isVisible()).toBe(false);
 
+    // Every kind gets its form from the JSON Schema its driver publishes: e-mail (SMTP) had no
+    // hand-written form, and shows its own labelled fields, choices at their defaults, secrets masked.
+    await page.getByTestId('connector-create').click();
+    await pick(drawer.getByTestId('connector-kind'), '电子邮件（SMTP）');
+    await drawer.getByLabel('发件地址').waitFor();
+    await poll(() => drawer.getByLabel('目标地址 (URL)').count()).toBe(0);
+    expect(await drawer.getByTestId('cfg-security').textContent()).toContain('starttls');
+    expect(await drawer.getByLabel('密码', { exact: true }).getAttribute('type')).toBe('password');
+    await noUnlabelled('the SMTP connector drawer');
+    await drawer.getByRole('button', { name: '取消' }).click();
+    await poll(() => drawer.isVisible()).toBe(false);
+
     const list = await admin.call<{ items: Array<{ name: string; hasSecrets: boolean; config: { auth: string } }> }>('GET', '/integration/connectors');
     const made = list.body.items.find((c) => c.name === CONNECTOR)!;
     expect(made).toMatchObject({ hasSecrets: true, config: { auth: 'bearer' } });

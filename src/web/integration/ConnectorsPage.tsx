@@ -29,17 +29,17 @@ interface FormShape {
   advanced?: string;
 }
 
-function SchemaField({ field, secret }: { field: FormField; secret: boolean }) {
+function SchemaField({ field, secret, secretRequired }: { field: FormField; secret: boolean; secretRequired?: boolean }) {
   const { it, locale } = useIntegrationI18n();
   const pick = (l: { zh: string; en: string }) => (locale === 'en' ? l.en : l.zh);
   const name = [secret ? 'secrets' : 'config', field.key];
   const label = pick(field.label);
   const extra = field.help ? pick(field.help) : undefined;
   const testId = `${secret ? 'secret' : 'cfg'}-${field.key}`;
-  // Early hints from the JSON Schema; the server's zod check decides. Secrets are kept when left
-  // empty on an edit, so they are never marked required here.
+  // Early hints from the JSON Schema; the server's zod check decides. Stored secrets are kept when
+  // left empty, so a secret is marked required only while none is stored.
   const rules: FormRule[] = [];
-  if (field.required && !secret) rules.push({ required: true, message: it('common.required') });
+  if (field.required && (!secret || secretRequired)) rules.push({ required: true, message: it('common.required') });
   if (field.maxLength !== undefined) rules.push({ max: field.maxLength, message: it('conn.tooLong', { n: field.maxLength }) });
   const item = (control: ReactNode, more: Partial<FormItemProps> = {}) => (
     <Form.Item name={name} label={label} extra={extra} rules={rules} {...more}>
@@ -67,6 +67,24 @@ function SchemaField({ field, secret }: { field: FormField; secret: boolean }) {
       if (secret) return item(<Input.Password autoComplete="new-password" data-testid={testId} />);
       return item(<Input placeholder={field.placeholder} autoComplete="off" spellCheck={false} data-testid={testId} />);
   }
+}
+
+/** The fields in order, each nested section (OAuth2, lookup) introduced by its label. */
+function withSections(fields: FormField[], render: (f: FormField) => ReactNode): ReactNode[] {
+  const out: ReactNode[] = [];
+  let current: string | undefined;
+  for (const f of fields) {
+    const section = f.key.includes('.') ? f.key.slice(0, f.key.lastIndexOf('.')) : undefined;
+    if (section && section !== current && f.section) out.push(<SectionTitle key={`section:${section}`} label={f.section} />);
+    current = section;
+    out.push(render(f));
+  }
+  return out;
+}
+
+function SectionTitle({ label }: { label: { zh: string; en: string } }) {
+  const { locale } = useIntegrationI18n();
+  return <Typography.Text strong className="int-form-section">{locale === 'en' ? label.en : label.zh}</Typography.Text>;
 }
 
 function ConnectorDrawer({ open, editing, drivers, onClose }: { open: boolean; editing: Connector | null; drivers: DriverInfo[]; onClose: () => void }) {
@@ -183,7 +201,7 @@ function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | nul
         </Form.Item>
         <Typography.Title level={5}>{it('conn.config')}</Typography.Title>
         {spec.config.length === 0 && spec.driver ? <Typography.Paragraph type="secondary">{it('conn.noFields')}</Typography.Paragraph> : null}
-        {spec.config.filter((f) => visible(f, configValues)).map((f) => (
+        {withSections(spec.config.filter((f) => visible(f, configValues)), (f) => (
           <SchemaField key={`${kind}:${f.key}`} field={f} secret={false} />
         ))}
         <Form.Item name="advanced" label={it('conn.advanced')} extra={it('conn.advancedHelp')}>
@@ -194,7 +212,7 @@ function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | nul
             <Typography.Title level={5}>{it('conn.secrets')}</Typography.Title>
             <Typography.Paragraph type="secondary">{editing?.hasSecrets ? it('conn.secretsKept') : it('conn.secretsNone')}</Typography.Paragraph>
             {!removeSecrets
-              ? spec.secrets.filter((f) => visible(f, configValues)).map((f) => <SchemaField key={`${kind}:${f.key}`} field={f} secret />)
+              ? withSections(spec.secrets.filter((f) => visible(f, configValues)), (f) => <SchemaField key={`${kind}:${f.key}`} field={f} secret secretRequired={!editing?.hasSecrets} />)
               : null}
             {editing?.hasSecrets ? (
               <Form.Item name="removeSecrets" valuePropName="checked">

@@ -22,6 +22,8 @@ export interface FormField {
   widget?: FieldUi['widget'];
   /** Shown only while these config fields hold one of the listed values. */
   when?: Record<string, string[]>;
+  /** The label of the nested section the field belongs to (`oauth2.tokenUrl`: OAuth2 …). */
+  section?: { zh: string; en: string };
   /** An early hint; the server decides. */
   required: boolean;
   options?: string[];
@@ -76,9 +78,16 @@ const opensUp = (s: JsonSchema) => {
   });
 };
 
-function leaf(key: string, s: JsonSchema, kind: FieldKind, required: boolean, inherited: Record<string, string[]> | undefined): FormField {
+interface Context {
+  when?: Record<string, string[]> | undefined;
+  section?: { zh: string; en: string } | undefined;
+}
+
+function leaf(key: string, s: JsonSchema, kind: FieldKind, required: boolean, ctx: Context): FormField {
   const hint = s[UI_KEY];
   const f: FormField = { key, kind, label: hint?.label ?? { zh: key, en: key }, required };
+  if (ctx.section) f.section = ctx.section;
+  const inherited = ctx.when;
   if (hint?.help) f.help = hint.help;
   if (hint?.widget) f.widget = hint.widget;
   const when = hint?.when ?? inherited;
@@ -108,20 +117,20 @@ export function fieldsOf(schema: JsonSchema | null | undefined): FormField[] {
   const top = objectParts(schema);
   if (!top) return [];
   const out: FormField[] = [];
-  const walk = (parts: NonNullable<ReturnType<typeof objectParts>>, prefix: string, parentRequired: boolean, when: Record<string, string[]> | undefined) => {
+  const walk = (parts: NonNullable<ReturnType<typeof objectParts>>, prefix: string, parentRequired: boolean, ctx: Context) => {
     for (const [name, s] of Object.entries(parts.properties)) {
       const key = prefix ? `${prefix}.${name}` : name;
       const required = parentRequired && parts.required.has(name);
       const kind = leafKind(s);
       if (kind === null && opensUp(s)) {
-        const childWhen = s[UI_KEY]?.when ?? when;
-        walk(objectParts(s)!, key, required || childWhen !== undefined, childWhen);
+        const when = s[UI_KEY]?.when ?? ctx.when;
+        walk(objectParts(s)!, key, required || when !== undefined, { when, section: s[UI_KEY]?.label ?? { zh: key, en: key } });
       } else {
-        out.push(leaf(key, s, kind ?? 'json', required, when));
+        out.push(leaf(key, s, kind ?? 'json', required, ctx));
       }
     }
   };
-  walk(top, '', true, undefined);
+  walk(top, '', true, {});
   return out;
 }
 

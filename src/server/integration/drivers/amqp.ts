@@ -32,7 +32,7 @@ export const amqpConfigSchema = z.strictObject({
   /** Routing key; default: the event type (e.g. trellis.record.created). */
   routingKey: z.string().max(255).optional().meta(ui(['路由键 (默认事件类型)', 'Routing key (default: event type)'])),
   /** Declare this quorum queue (with its dead-letter queue) bound to the exchange. */
-  queue: name('queue').optional().meta(ui(['声明队列 (可选)', 'Declare queue (optional)'], { help: ['声明一个绑定到交换机的仲裁队列（含死信队列）', 'declares a quorum queue (with its dead-letter queue) bound to the exchange'] })),
+  queue: name('queue').optional().meta(ui(['声明队列', 'Declare queue'], { help: ['声明一个绑定到交换机的仲裁队列（含死信队列）', 'declares a quorum queue (with its dead-letter queue) bound to the exchange'] })),
   /** Binding key of the queue; default `#` (everything) for topic exchanges. */
   bindingKey: z.string().max(255).default('#').meta(ui(['绑定键', 'Binding key'])),
   /** How long to wait for the broker's confirm before reporting a retryable error. */

@@ -24,7 +24,7 @@ export type DingtalkConfig = z.infer<typeof dingtalkConfigSchema>;
 export const dingtalkSecretSchema = z.strictObject({
   accessToken: z.string().min(1).max(300).meta(ui(['access_token (Webhook 地址中)', 'access_token (from the webhook address)'])),
   /** The robot's signing secret (SEC…); without it the robot must use keywords or an IP list. */
-  secret: z.string().min(1).max(300).optional().meta(ui(['加签密钥 (SEC…，可选)', 'Signing secret (SEC…, optional)'], { help: ['不加签时机器人须设关键词或 IP 白名单', 'without it the robot must use keywords or an IP list'] })),
+  secret: z.string().min(1).max(300).optional().meta(ui(['加签密钥 (SEC…)', 'Signing secret (SEC…)'], { help: ['不加签时机器人须设关键词或 IP 白名单', 'without it the robot must use keywords or an IP list'] })),
 });
 export type DingtalkSecrets = z.infer<typeof dingtalkSecretSchema>;
 

@@ -25,7 +25,7 @@ export const feishuSecretSchema = z.strictObject({
   /** The last part of the webhook address …/bot/v2/hook/<hookId>. */
   hookId: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'the id at the end of the webhook address (letters, digits, - and _)').meta(ui(['Webhook ID (地址 …/bot/v2/hook/ 之后的部分)', 'Webhook id (after …/bot/v2/hook/)'])),
   /** The bot's signing secret; without it the bot must use keywords or an IP list. */
-  secret: z.string().min(1).max(300).optional().meta(ui(['签名校验密钥 (可选)', 'Signing secret (optional)'], { help: ['不校验签名时机器人须设关键词或 IP 白名单', 'without it the bot must use keywords or an IP list'] })),
+  secret: z.string().min(1).max(300).optional().meta(ui(['签名校验密钥', 'Signing secret'], { help: ['不校验签名时机器人须设关键词或 IP 白名单', 'without it the bot must use keywords or an IP list'] })),
 });
 export type FeishuSecrets = z.infer<typeof feishuSecretSchema>;
 

@@ -67,7 +67,7 @@ export const httpConfigSchema = z.strictObject({
   /** JSONata over {status, headers, body} giving the destination's id of the document. */
   responseMapping: jsonataText.optional().meta(ui(['回执映射 (JSONata，取目标单据号)', 'Response mapping (JSONata, the external reference)'], { placeholder: 'body.id', widget: 'code' })),
   /** When set, batches are POSTed here as a JSON array; the answer's body (array) maps item by item. */
-  batchUrl: httpUrl.optional().meta(ui(['批量地址 (可选)', 'Batch URL (optional)'], { help: ['批量时以 JSON 数组 POST 到这里', 'batches are POSTed here as a JSON array'] })),
+  batchUrl: httpUrl.optional().meta(ui(['批量地址', 'Batch URL'], { help: ['批量时以 JSON 数组 POST 到这里', 'batches are POSTed here as a JSON array'] })),
   lookup: z
     .strictObject({
       urlTemplate: httpUrl.meta(ui(['查询地址模板', 'Lookup URL template'], { help: PLACEHOLDERS_HELP })),
@@ -77,9 +77,9 @@ export const httpConfigSchema = z.strictObject({
       externalRef: jsonataText.optional().meta(ui(['查询：目标单据号 (JSONata)', 'Lookup: external reference (JSONata)'], { widget: 'code' })),
     })
     .optional()
-    .meta(ui(['补偿查询 (可选)', 'Compensation lookup (optional)'])),
+    .meta(ui(['补偿查询', 'Compensation lookup'])),
   /** What the connection test requests (default: the destination URL with HEAD; any answer below 500 means reachable). */
-  testUrl: httpUrl.optional().meta(ui(['连接测试地址 (可选)', 'Connection test URL (optional)'], { help: ['默认用 HEAD 请求目标地址；低于 500 的回答即可达', 'default: HEAD on the destination URL; any answer below 500 means reachable'] })),
+  testUrl: httpUrl.optional().meta(ui(['连接测试地址', 'Connection test URL'], { help: ['默认用 HEAD 请求目标地址；低于 500 的回答即可达', 'default: HEAD on the destination URL; any answer below 500 means reachable'] })),
   /** Mutual TLS: verify the server against the CA in the secrets (or the system's); false only for tests. */
   rejectUnauthorized: z.boolean().default(true).meta(ui(['校验服务器证书', 'Verify the server certificate'])),
   source: z
@@ -105,7 +105,7 @@ export const httpConfigSchema = z.strictObject({
     })
     .optional()
     .meta(
-      ui(['作为数据源拉取 (JSON，可选)', 'Pull as a source (JSON, optional)'], {
+      ui(['作为数据源拉取 (JSON)', 'Pull as a source (JSON)'], {
         help: ['url、items、key、watermark、sinceParam、pagination (style: none/page/offset/cursor/link)', 'url, items, key, watermark, sinceParam, pagination (style: none/page/offset/cursor/link)'],
         placeholder: '{"url": "https://erp.plant.local/api/materials", "items": "body.items"}',
       }),

@@ -22,9 +22,9 @@ export const mqttConfigSchema = z.strictObject({
   url: z.string().regex(/^(mqtts?|wss?|tcp):\/\/[^@\s]+$/, 'mqtt://host:port without user name or password (put those in the secrets)').meta(ui(['Broker 地址', 'Broker URL'], { placeholder: 'mqtt://127.0.0.1:1883' })),
   /** Deliveries go to `<topicPrefix>/<event type, dots as slashes>` unless `topic` is set. */
   topicPrefix: z.string().regex(TOPIC, 'no wildcards (+, #) or spaces').max(200).default('trellis/events').meta(ui(['主题前缀', 'Topic prefix'])),
-  topic: z.string().regex(TOPIC, 'no wildcards (+, #) or spaces').max(255).optional().meta(ui(['固定主题 (可选)', 'Fixed topic (optional)'])),
+  topic: z.string().regex(TOPIC, 'no wildcards (+, #) or spaces').max(255).optional().meta(ui(['固定主题', 'Fixed topic'])),
   /** Fixed client id (a persistent session needs one); default trellis-<connector name>. */
-  clientId: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional().meta(ui(['客户端 ID (可选)', 'Client id (optional)'], { help: ['持久会话需要固定 ID；默认 trellis-连接器名', 'a persistent session needs a fixed id; default trellis-<connector name>'] })),
+  clientId: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional().meta(ui(['客户端 ID', 'Client id'], { help: ['持久会话需要固定 ID；默认 trellis-连接器名', 'a persistent session needs a fixed id; default trellis-<connector name>'] })),
   retain: z.boolean().default(false).meta(ui(['保留消息 (retain)', 'Retain messages'])),
   timeoutMs: z.number().int().min(100).max(120_000).default(10_000).meta(ui(['超时 (毫秒)', 'Timeout (ms)'])),
 });

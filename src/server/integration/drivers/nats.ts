@@ -19,7 +19,7 @@ export const natsConfigSchema = z.strictObject({
   stream: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'stream name: letters, digits, _ and - only').meta(ui(['流 (stream)', 'Stream'])),
   /** Subject prefix: a delivery goes to `<subjectPrefix>.<event type>` unless `subject` is set. */
   subjectPrefix: z.string().regex(SUBJECT, 'dot-separated tokens of letters, digits, _ and -').max(200).meta(ui(['主题前缀', 'Subject prefix'], { help: ['投递到 <主题前缀>.<事件类型>，除非设了固定主题', 'deliveries go to <prefix>.<event type> unless a fixed subject is set'] })),
-  subject: z.string().regex(SUBJECT).max(255).optional().meta(ui(['固定主题 (可选)', 'Fixed subject (optional)'])),
+  subject: z.string().regex(SUBJECT).max(255).optional().meta(ui(['固定主题', 'Fixed subject'])),
   /** Duplicate window of the stream when Trellis creates it (seconds); re-sends inside it are dropped. */
   duplicateWindowSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(24 * 3600).meta(ui(['去重窗口 (秒)', 'Duplicate window (s)'])),
   /** Create the stream when missing (with subjects `<subjectPrefix>.>`). */

@@ -24,7 +24,7 @@ export const smtpConfigSchema = z.strictObject({
   security: z.enum(['tls', 'starttls', 'none']).default('starttls').meta(ui(['加密方式', 'Security'], { help: ['tls：465 端口直接加密；starttls：587 端口升级加密', 'tls: encrypted from the start (465); starttls: upgraded (587)'] })),
   from: Email.meta(ui(['发件地址', 'From address'], { placeholder: 'trellis@plant.local' })),
   fromName: z.string().max(200).optional().meta(ui(['发件人名称', 'From name'])),
-  replyTo: Email.optional().meta(ui(['回复地址 (可选)', 'Reply-to (optional)'])),
+  replyTo: Email.optional().meta(ui(['回复地址', 'Reply-to'])),
   /** Verify the server's certificate (false only for a test server with a self-signed one). */
   rejectUnauthorized: z.boolean().default(true).meta(ui(['校验服务器证书', 'Verify the server certificate'])),
   timeoutMs: z.number().int().min(100).max(120_000).default(20_000).meta(ui(['超时 (毫秒)', 'Timeout (ms)'])),
