@@ -15,6 +15,7 @@ export {
   listAppVersions,
   getAppVersion,
   clearAppCache,
+  forgetPublished,
   STALE_MS,
   type PublishedApp,
   type AppSummary,

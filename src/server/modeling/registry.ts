@@ -59,6 +59,11 @@ export function rememberPublished(app: PublishedApp): void {
   cache.set(app.name, { app, checkedAt: now() });
 }
 
+/** Forgets this process's copy of one app: the next read checks the database (a publish elsewhere). */
+export function forgetPublished(appName: string): void {
+  cache.delete(appName);
+}
+
 /** Forgets everything (tests that reset the database). */
 export function clearAppCache(): void {
   cache.clear();

@@ -18,6 +18,7 @@ import type { Action } from '../../shared/definition.ts';
 import type { EvalContext } from '../../shared/condition-eval.ts';
 import { randomUUID } from 'node:crypto';
 import { combineStatements, deferWrite, ident, type Sql, type Statement, type Tx } from '../db/index.ts';
+import { forgetPublished } from '../modeling/index.ts';
 import { auditStatement, outboxStatement } from '../platform/index.ts';
 import type { Actor, AppContext } from '../platform/index.ts';
 import { AppError, conflict, forbidden, notFound, validationFailed } from '../platform/index.ts';
@@ -410,8 +411,28 @@ export async function createRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, ap
   return out;
 }
 
-export function createRecord(ctx: AppContext, actor: Actor, app: string, entity: string, values: unknown, opts: CreateOptions = {}): Promise<RecordJson> {
-  return ctx.db.tx((tx) => createRecordInTx(tx, ctx, actor, app, entity, values, { ...opts, wholeTransaction: true }));
+export async function createRecord(ctx: AppContext, actor: Actor, app: string, entity: string, values: unknown, opts: CreateOptions = {}): Promise<RecordJson> {
+  const once = () => ctx.db.tx((tx) => createRecordInTx(tx, ctx, actor, app, entity, values, { ...opts, wholeTransaction: true }));
+  try {
+    return await once();
+  } catch (err) {
+    if (!stalePlan(err)) throw err;
+    // Another process published a new shape of the table and this one still built the statement
+    // from its cached definition (trusted for STALE_MS); the transaction was rolled back. Read the
+    // definition in force and run the create once more.
+    forgetPublished(app);
+    return once();
+  }
+}
+
+/**
+ * PostgreSQL refused a prepared statement whose result columns changed type under it
+ * ("cached plan must not change result type"): the create statement of a definition this process
+ * had not yet seen replaced, still prepared on the pooled connection.
+ */
+function stalePlan(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return e?.code === '0A000' && /cached plan must not change result type/.test(String(e.message));
 }
 
 // ---------------------------------------------------------------------------------------------
