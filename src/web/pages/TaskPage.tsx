@@ -8,7 +8,7 @@ import { useMemo, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Alert, App as AntApp, Button, Card, Descriptions, Form, Input, Modal, Radio, Select, Space, Typography, type FormInstance } from 'antd';
-import { api, isApiError, type AppDef, type EntityDef, type FieldDef, type InstanceView, type TaskView } from '../api.ts';
+import { api, isApiError, recordsPath, type AppDef, type EntityDef, type FieldDef, type InstanceView, type RecordJson, type TaskView } from '../api.ts';
 import { ErrorResult } from '../runtime/ErrorResult.tsx';
 import { useI18n } from '../i18n/index.tsx';
 import { PageLoading } from '../PageLoading.tsx';
@@ -40,7 +40,18 @@ function ReadOnlyValue({ field, value, app }: { field: FieldDef; value: unknown;
   const me = useMeContext();
   const names = useNames(locale);
   if (app && AS_INPUT.has(field.type)) return <FieldInput field={field} app={app} me={me} value={value} disabled />;
+  if (app && field.type === 'link' && typeof value === 'string' && value) return <LinkValue app={app} target={field.target ?? ''} id={value} />;
   return <>{cell(field, value, locale, names)}</>;
+}
+
+/** A link field reads as the linked record's name and title (e.g. the routing row "车削"), not its id. */
+function LinkValue({ app, target, id }: { app: AppDef; target: string; id: string }) {
+  const entity = findEntity(app, target);
+  // same query as the form's link picker, so the two share the cached record
+  const r = useQuery({ queryKey: ['record', app.name, target, id], queryFn: () => api.get<RecordJson>(`${recordsPath(app.name, target)}/${id}`), staleTime: 60_000 });
+  if (!r.data) return <>{r.isError ? id.slice(0, 8) : '…'}</>;
+  const tf = entity?.titleField ? r.data.values[entity.titleField] : undefined;
+  return <>{[r.data.name, tf].filter((x) => x !== null && x !== undefined && x !== '').map(String).join(' · ') || id.slice(0, 8)}</>;
 }
 
 /**
