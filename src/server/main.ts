@@ -26,6 +26,8 @@ export interface CreateOptions {
   seedDemo?: boolean;
   announce?: (message: string) => void;
   logger?: pino.Logger;
+  /** Folder of the built web console (default src/web/dist), e.g. a copy that a rebuild cannot change under a running server. */
+  webRoot?: string;
 }
 
 export async function openConfiguredDatabase(config: Config, log: pino.Logger): Promise<Database> {
@@ -55,7 +57,7 @@ export async function createTrellis(config: Config, opts: CreateOptions = {}): P
         const pending = await pendingMigrations(db, migrations);
         return pending.length ? `migrations pending: ${pending.join(', ')}` : null;
       },
-      webRoot: path.join(repoRoot, 'src/web/dist'),
+      webRoot: opts.webRoot ?? path.join(repoRoot, 'src/web/dist'),
       loggerInstance: log,
     });
     const stops: Array<() => Promise<void>> = [];

@@ -12,8 +12,9 @@
 // escalation is a timeout, and the only honest way to pass 15 minutes in a test is a clock the test
 // moves (ManualClock, the same Clock the product takes in createTrellis). A hidden clock switch in
 // the product is not acceptable, so the server runs in this process on a real port, serving the
-// built web app (src/web/dist) to Chromium exactly as `trellis start` does. Its background workers
-// are not started: the test runs the same workers' single steps (TimerWorker.runOnce, relayOnce,
+// built web app to Chromium as `trellis start` does (from a snapshot of src/web/dist, so another
+// test run rebuilding it cannot pull files away mid-test). Its background workers are not
+// started: the test runs the same workers' single steps (TimerWorker.runOnce, relayOnce,
 // DeliveryWorker.runOnce) and the demo loader that the catalog engine's start runs, so every step
 // is deterministic instead of waiting on poll intervals. PGlite by default, a fresh PostgreSQL
 // database when TRELLIS_E2E_DATABASE_URL is set (like every e2e test).
@@ -32,7 +33,7 @@ import { TimerWorker } from '../../src/server/workflow/index.ts';
 import { startMailServer, startRobots, type MailServer, type Robots } from '../helpers/robots.ts';
 import { TRYTON_DB, TRYTON_PASSWORD, TRYTON_USER, seedTryton, startTryton, type TestTryton } from '../helpers/tryton.ts';
 import { ManualClock } from '../workflow-helpers.ts';
-import { ADMIN_PASSWORD, apiSession, DEMO_PASSWORD, freePort, freshDatabase, horizontalOverflow, launchBrowser, newContext, PHONE, screenshot, signInUi, unlabelledInputs, type ApiSession } from './helpers.ts';
+import { ADMIN_PASSWORD, apiSession, repoRoot, DEMO_PASSWORD, freePort, freshDatabase, horizontalOverflow, launchBrowser, newContext, PHONE, screenshot, signInUi, unlabelledInputs, type ApiSession } from './helpers.ts';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
 const TITLE = '法兰盘内孔超差 Φ52H7';
@@ -125,9 +126,33 @@ async function trytonNotes(): Promise<Array<{ id: number; message: string }>> {
 
 const mentions = (text: string) => text.includes(TITLE) || (recordName !== '' && text.includes(recordName));
 
+/**
+ * A copy of the built web console that this server serves: the global setup built src/web/dist,
+ * and another test run that rebuilds it (sources changed) must not take the files away from a
+ * running browser. Waits until a build in progress has finished (index.html and its scripts there).
+ */
+async function webSnapshot(into: string): Promise<string> {
+  const dist = path.join(repoRoot, 'src/web/dist');
+  for (let i = 0; i < 240; i++) {
+    try {
+      const before = fs.statSync(path.join(dist, 'index.html')).mtimeMs;
+      fs.rmSync(into, { recursive: true, force: true });
+      fs.cpSync(dist, into, { recursive: true });
+      const html = fs.readFileSync(path.join(into, 'index.html'), 'utf8');
+      const refs = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+)"/g)].map((m) => m[1]!);
+      if (refs.length && refs.every((r) => fs.existsSync(path.join(into, r))) && fs.statSync(path.join(dist, 'index.html')).mtimeMs === before) return into;
+    } catch {
+      /* being rebuilt */
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('src/web/dist did not settle: is a web build stuck?');
+}
+
 beforeAll(async () => {
   clock = new ManualClock(new Date().toISOString());
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-andon-e2e-'));
+  const webRoot = await webSnapshot(path.join(dataDir, 'web'));
   const database = await freshDatabase();
   dropDatabase = database?.drop ?? null;
   // the address people open Trellis at: links in robot messages and mails point there
@@ -142,7 +167,7 @@ beforeAll(async () => {
     ...(database ? { DATABASE_URL: database.url } : {}),
   });
   const startTrellis = async () => {
-    const t = await createTrellis(config, { seedDemo: true, clock, announce: () => {}, logger: pino({ level: config.logLevel }) });
+    const t = await createTrellis(config, { seedDemo: true, clock, webRoot, announce: () => {}, logger: pino({ level: config.logLevel }) });
     // what the catalog engine's start does (in the background) on a real server's first run
     const demos = await loadPendingDemos(t.ctx);
     expect(demos.andon, 'the Andon demo data loads').toBeTruthy();
@@ -339,6 +364,9 @@ describe('Andon: the whole production exception loop (phone, routing, escalation
       await page.goto(link![1] ?? link![2]!);
       await page.getByText(TITLE).first().waitFor();
       await page.getByTestId('task-approve').waitFor();
+      // the routing link reads as its row ("车削"), the work order as Tryton's number
+      await poll(() => page.getByTestId('task-field-process_category').locator('.ant-form-item-control').textContent()).toBe('车削');
+      expect(await page.getByTestId('task-field-work_order').locator('.ant-form-item-control').textContent()).toBe(workOrder);
       await screenshot(page, 'andon-escalated-task-phone', { fullPage: false });
     } finally {
       await context.close();
