@@ -3,7 +3,8 @@
 // stream of events is relayed in few rounds; a backlog of full batches is not held back, and stop()
 // does not wait out a held round. Nothing subscribes here: the relay still marks every event relayed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Relay } from '../src/server/integration/relay.ts';
+import { Relay, relayOnce } from '../src/server/integration/relay.ts';
+import { subscribe } from '../src/server/integration/subscribers.ts';
 import { emitEvent } from '../src/server/platform/events/index.ts';
 import { testTarget } from './helpers/db.ts';
 import { createTestTrellis, type TestTrellis } from './helpers/trellis.ts';
@@ -50,6 +51,32 @@ describe(`relay pacing (${testTarget})`, () => {
       expect(relay.relayed).toBe(12);
     } finally {
       await relay.stop();
+    }
+  });
+
+  it('marks events nobody takes as relayed with no delivery, and gives the taken ones theirs with their data', async () => {
+    await t.ctx.db.query('update outbox set relayed_at = now() where relayed_at is null');
+    const unsubscribe = subscribe('relay-pace-test', 'test.relay.taken', async () => {});
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const ev = await t.ctx.db.tx((tx) =>
+          emitEvent(tx, { type: i % 3 === 0 ? 'test.relay.taken' : 'test.relay.ignored', source: '/test/relay', subject: `doc-${i}`, data: { i, note: '数据' } }),
+        );
+        ids.push(ev.id);
+      }
+      expect(await relayOnce(t.ctx.db, 500)).toBe(6);
+      expect(await unrelayed()).toBe(0);
+      const d = await t.ctx.db.query<{ event_id: string; event_type: string; subscriber: string }>(
+        `select event_id::text as event_id, event_type, subscriber from integration_deliveries where event_id = any($1::uuid[]) order by outbox_id`,
+        [ids],
+      );
+      expect(d.rows).toEqual([
+        { event_id: ids[0], event_type: 'test.relay.taken', subscriber: 'relay-pace-test' },
+        { event_id: ids[3], event_type: 'test.relay.taken', subscriber: 'relay-pace-test' },
+      ]);
+    } finally {
+      unsubscribe();
     }
   });
 });

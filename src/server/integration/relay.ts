@@ -10,7 +10,7 @@ import type { Database, Tx } from '../db/index.ts';
 import { OUTBOX_CHANNEL, toCloudEvent, type CloudEvent, type OutboxRow } from '../platform/events/index.ts';
 import type { AppContext } from '../platform/context.ts';
 import { compileJsonata, listFlows, matchesCondition, matchesPattern, type Compiled, type FlowRow } from './flows.ts';
-import { subscribersFor } from './subscribers.ts';
+import { allSubscribers, subscribersFor } from './subscribers.ts';
 
 /** NOTIFY channel: new deliveries are due (wakes the workers of other processes). */
 export const DELIVERY_CHANNEL = 'trellis_deliveries';
@@ -74,13 +74,22 @@ interface NewDelivery {
 export async function relayOnce(db: Database, limit = 500): Promise<number> {
   return db.tx(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [RELAY_LOCK]);
-    const r = await tx.query<OutboxRow>(
-      `select id, event_id, type, source, subject, time, data, partition_key, created_at
-         from outbox where relayed_at is null order by id limit $1 for update skip locked`,
+    // Claim by id and type only: an event whose type no enabled flow and no subscriber takes gets no
+    // delivery, so its data (the whole record) is neither read nor parsed — it is only marked.
+    const claimed = await tx.query<{ id: number; type: string }>(
+      `select id, type from outbox where relayed_at is null order by id limit $1 for update skip locked`,
       [limit],
     );
-    if (r.rows.length === 0) return 0;
+    if (claimed.rows.length === 0) return 0;
     const flows = await listFlows(tx, { enabledOnly: true });
+    const patterns = [...flows.flatMap((f) => f.event_types), ...allSubscribers().map((s) => s.typePattern)];
+    const wanted = claimed.rows.filter((row) => patterns.some((p) => matchesPattern(p, row.type))).map((row) => row.id);
+    const r = wanted.length
+      ? await tx.query<OutboxRow>(
+          `select id, event_id, type, source, subject, time, data, partition_key, created_at from outbox where id = any($1::bigint[]) order by id`,
+          [wanted],
+        )
+      : { rows: [] as OutboxRow[] };
     const out: NewDelivery[] = [];
     for (const row of r.rows) {
       const event = toCloudEvent(row);
@@ -130,14 +139,14 @@ export async function relayOnce(db: Database, limit = 500): Promise<number> {
       }
     }
     if (out.length) await insertDeliveries(tx, out);
-    await tx.query('update outbox set relayed_at = now() where id = any($1::bigint[])', [r.rows.map((x) => x.id)]);
+    await tx.query('update outbox set relayed_at = now() where id = any($1::bigint[])', [claimed.rows.map((x) => x.id)]);
     if (out.length) {
       tx.notifyAfterCommit(DELIVERY_CHANNEL);
       tx.afterCommit(() => {
         deliveryWake.emit('wake');
       });
     }
-    return r.rows.length;
+    return claimed.rows.length;
   });
 }
 
