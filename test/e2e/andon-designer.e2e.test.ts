@@ -121,6 +121,8 @@ describe('the Andon app in the designers', () => {
     const remind = drawer.getByLabel('超时提醒 (分钟后)');
     expect(await remind.inputValue()).toBe('10');
     await remind.fill('20');
+    // counted in business hours (the plant calendar): nights and weekends do not count
+    await pickOption(drawer.getByLabel('计时方式'), '工作时间 (按工厂工作日历)');
     await drawer.getByLabel('字段权限 shift').getByText('可编辑').click();
     expect(await unlabelledInputs(page)).toEqual([]);
     await shot('andon-designer-team-node');
@@ -149,6 +151,7 @@ describe('the Andon app in the designers', () => {
     const team = findNode(after.body.definition.workflows.find((w) => w.name === 'exception_loop')!.root, 'team')!;
     expect(team.fields.shift).toBe('editable');
     expect(team.sla.remind.after).toBe(20);
+    expect(team.sla.businessHours).toBe(true);
     const oldTeam = findNode(before.body.definition.workflows.find((w) => w.name === 'exception_loop')!.root, 'team')!;
     expect(team.sla.escalate).toEqual(oldTeam.sla.escalate);
     expect(team.approvers).toEqual(oldTeam.approvers);

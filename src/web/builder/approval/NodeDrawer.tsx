@@ -297,6 +297,15 @@ export function NodeDrawer({
         <div key="sla">
           <Divider titlePlacement="start">{bt('node.sla')}</Divider>
           {errAt('sla') ? <div className="builder-error-text">{errAt('sla')}</div> : null}
+          <Row label={bt('node.slaClock')} id={`${uid}-clock`} error={errAt('sla.calendar')}>
+            <Select
+              id={`${uid}-clock`}
+              style={{ width: 260, maxWidth: '100%' }}
+              value={sla.businessHours === undefined ? 'inherit' : sla.businessHours ? 'business' : 'wall'}
+              onChange={(v: 'inherit' | 'wall' | 'business') => setSla({ ...sla, businessHours: v === 'inherit' ? undefined : v === 'business' })}
+              options={(['inherit', 'wall', 'business'] as const).map((v) => ({ value: v, label: bt(`slaClock.${v}`) }))}
+            />
+          </Row>
           <Space wrap align="start">
             {num('node.remindAfter', 'ra', sla.remind?.after, (after) => setSla({ ...sla, remind: after ? { ...sla.remind, after } : undefined }))}
             {num('node.remindEvery', 're', sla.remind?.every, (every) => sla.remind && setSla({ ...sla, remind: { after: sla.remind.after, ...(every ? { every } : {}) } }))}
