@@ -211,6 +211,7 @@ afterAll(async () => {
 
 describe('Andon: the whole production exception loop (phone, routing, escalation, stages, Tryton, robots, mail)', () => {
   it('the demo plant runs the Andon app; what the demo left queued is sent before the admin rewires it', async () => {
+    expect(trellis.ctx.db.kind).toBe(process.env.TRELLIS_E2E_DATABASE_URL ? 'postgres' : 'pglite');
     const app = await admin.call<{ name: string }>('GET', '/apps/andon');
     expect(app.status).toBe(200);
     const routing = await admin.call<{ items: Array<{ values: { category: string } }> }>('GET', '/apps/andon/entities/routing/records?limit=50');
@@ -233,14 +234,16 @@ describe('Andon: the whole production exception loop (phone, routing, escalation
     const test = await admin.call<{ ok: boolean }>('POST', '/integration/connectors/tryton/test', {});
     expect(test.body, JSON.stringify(test.body)).toMatchObject({ ok: true });
     for (const flow of ['andon-closed-to-erp', 'andon-effective-to-erp']) {
-      const p = await admin.call<{ connectorId?: string; connector?: string }>('PATCH', `/integration/flows/${flow}`, { connector: 'tryton' });
+      const p = await admin.call<{ connectorId: string }>('PATCH', `/integration/flows/${flow}`, { connector: 'tryton' });
       expect(p.status, JSON.stringify(p.body)).toBe(200);
+      expect(p.body.connectorId).toBe(c.body.id);
     }
     // the erp_link picker reads the master-data cache: pull Tryton's production orders into it
     const job = await admin.call<{ id: string }>('POST', '/masterdata/jobs', { connectorId: c.body.id, object: 'work_order', cron: '*/15 * * * *' });
     expect(job.status, JSON.stringify(job.body)).toBe(201);
     const run = await admin.call<{ status: string }>('POST', `/masterdata/jobs/${job.body.id}/run`, {});
     expect(run.status, JSON.stringify(run.body)).toBe(200);
+    expect(run.body.status, JSON.stringify(run.body)).toBe('succeeded');
     const cached = await admin.call<{ items: Array<{ code: string }> }>('GET', `/masterdata/work_order?q=${encodeURIComponent(workOrder)}`);
     expect(cached.body.items.map((x) => x.code)).toContain(workOrder);
   });
