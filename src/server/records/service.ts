@@ -287,10 +287,8 @@ async function insertWithTrail(
   const cols = columnFields(schema).filter((f) => values[f.name] !== null && values[f.name] !== undefined);
   const names = ['id', 'name', 'status', 'version', 'created_by', 'created_at', 'updated_by', 'updated_at', 'owner_department_id', 'amended_from', 'search_text', ...cols.map((f) => f.name)];
   const params: unknown[] = [id, name, 'draft', 1, uid, at, uid, at, owner, null, searchText(schema, name, values), ...cols.map((f) => toParam(f, values[f.name]))];
-  const insert: Statement = {
-    text: `insert into ${ident(schema.table)} (${names.map(ident).join(', ')}) values (${params.map((_, i) => `$${i + 1}`).join(', ')}) returning ${[...SYSTEM_OUT, ...columnFields(schema).map((f) => f.name)].map(ident).join(', ')}`,
-    params,
-  };
+  const insertText = () =>
+    `insert into ${ident(schema.table)} (${names.map(ident).join(', ')}) values (${params.map((_, i) => `$${i + 1}`).join(', ')}) returning ${[...SYSTEM_OUT, ...columnFields(schema).map((f) => f.name)].map(ident).join(', ')}`;
   const stamp = at.toISOString();
   const written: RecordJson = {
     id,
@@ -308,10 +306,26 @@ async function insertWithTrail(
     values: Object.fromEntries(columnFields(schema).map((f) => [f.name, values[f.name] ?? null])),
   };
   const trail = trailStatements(tx, { ctx, actor, schema, action: 'create', record: written, changes: diff(schema, null, written.values), at });
-  const combined = series ? numberedCreate(series, insert, trail) : combineStatements([insert, ...trail], 0);
   // tagged with this process's copy of the definition, and it names the columns it returns (a
   // column added by a publish does not change its row type): the PostgreSQL driver may prepare it
-  const all = { text: `${preparable(schema)}${combined.text}`, params: combined.params };
+  const tag = preparable(schema);
+  let all: Statement;
+  if (series) {
+    const combined = numberedCreate(series, { text: insertText(), params }, trail);
+    all = { text: `${tag}${combined.text}`, params: combined.params };
+  } else {
+    // Without a series the text depends only on the definition and on which columns have a value:
+    // it is built once (the same string every time) and only the parameters are new per create.
+    const key = `${tag}${schema.entity.name}:${cols.map((f) => f.name).join(',')}`;
+    let text = createTexts.get(key);
+    if (text === undefined) {
+      text = `${tag}${combineStatements([{ text: insertText(), params }, ...trail], 0).text}`;
+      if (createTexts.size >= MAX_CREATE_TEXTS) createTexts.clear();
+      createTexts.set(key, text);
+    }
+    // the parameters in the order combineStatements numbers them: the row's, then each trail statement's
+    all = { text, params: params.concat(...trail.map((st) => st.params)) };
+  }
   try {
     const r = last && tx.finalQuery ? await tx.finalQuery(all.text, all.params) : await tx.query(all.text, all.params);
     return rowToRecord(schema, r.rows[0]!);
@@ -319,6 +333,10 @@ async function insertWithTrail(
     throw dbError(err, schema);
   }
 }
+
+/** Texts of the one-statement create without a series, by definition tag, entity and columns given. */
+const createTexts = new Map<string, string>();
+const MAX_CREATE_TEXTS = 1000;
 
 const definitionIds = new WeakMap<object, number>();
 let nextDefinitionId = 0;
