@@ -339,7 +339,7 @@ describe('Andon: the whole production exception loop (phone, routing, escalation
     expect(task.nodeId).toBe('team');
     // the line's WeCom group hears of it at once, with a link to the supervisor's task
     await drain();
-    expect(robots.of('wecom').filter((m) => m.text.includes(`${url}/tasks/${task.id}`)).map((m) => m.title)).toEqual([`【待办】生产异常 ${recordName}`]);
+    expect(robots.of('wecom').filter((m) => m.text.includes(`${url}/tasks/${task.id}`)).map((m) => m.title)).toEqual([`【待办】生产异常 ${recordName} · ${TITLE}`]);
   });
 
   it('not confirmed within the urgent SLA (15 min) it escalates to the workshop director; the old holder and others cannot act', async () => {
@@ -358,7 +358,7 @@ describe('Andon: the whole production exception loop (phone, routing, escalation
     // the managers' DingTalk group gets the escalation (signed), and its link opens the task on a phone
     await drain();
     const escalation = robots.of('dingtalk').find((m) => m.text.includes(`${url}/tasks/${team.id}`));
-    expect(escalation?.title).toBe(`【超时升级】生产异常 ${recordName}`);
+    expect(escalation?.title).toBe(`【超时升级】生产异常 ${recordName} · ${TITLE}`);
     const link = /\((http[^)\s]+)\)|(http\S+)/.exec(escalation!.text);
     const context = await newContext(browser, { url }, PHONE);
     try {
@@ -474,26 +474,26 @@ describe('Andon: the whole production exception loop (phone, routing, escalation
     const mails = mail.mails.filter((m) => mentions(m.subject) || mentions(m.text));
     const n = recordName;
     // the line's WeCom group: every new task of the exception and the escalation (one message each)
-    expect(wecom.map((m) => m.title).sort()).toEqual([...Array<string>(8).fill(`【待办】生产异常 ${n}`), `【超时升级】生产异常 ${n}`].sort());
+    expect(wecom.map((m) => m.title).sort()).toEqual([...Array<string>(8).fill(`【待办】生产异常 ${n} · ${TITLE}`), `【超时升级】生产异常 ${n} · ${TITLE}`].sort());
     // the managers' DingTalk group: the escalation only
-    expect(ding.map((m) => m.title)).toEqual([`【超时升级】生产异常 ${n}`]);
+    expect(ding.map((m) => m.title)).toEqual([`【超时升级】生产异常 ${n} · ${TITLE}`]);
     // by email, each person what concerns them: tasks, the reminder at 10 minutes, the
     // escalation, the outcome to the reporter and the CC to the workshop director
     const mailbox = (u: string) => `${u}@hdjj.example.com`;
     expect(mails.map((m) => `${m.to.join(',')} ${m.subject}`).sort()).toEqual(
       [
-        [mailbox('li.teamlead'), `【待办】生产异常 ${n}`],
-        [mailbox('li.teamlead'), `【催办】生产异常 ${n}`],
-        [mailbox('zhao.director'), `【超时升级】生产异常 ${n}`],
-        [mailbox('zhao.director'), `【待办】生产异常 ${n}`],
-        [mailbox('deng.equipment'), `【待办】生产异常 ${n}`],
-        [mailbox('tang.quality'), `【待办】生产异常 ${n}`],
-        [mailbox('zhou.quality'), `【待办】生产异常 ${n}`],
-        [mailbox('zhao.director'), `【待办】生产异常 ${n}`],
-        [mailbox('tang.quality'), `【待办】生产异常 ${n}`],
-        [mailbox('zhou.quality'), `【待办】生产异常 ${n}`],
-        [mailbox('wang.operator'), `【审批结果】生产异常 ${n}：已通过`],
-        [mailbox('zhao.director'), `【抄送】生产异常 ${n}`],
+        [mailbox('li.teamlead'), `【待办】生产异常 ${n} · ${TITLE}`],
+        [mailbox('li.teamlead'), `【催办】生产异常 ${n} · ${TITLE}`],
+        [mailbox('zhao.director'), `【超时升级】生产异常 ${n} · ${TITLE}`],
+        [mailbox('zhao.director'), `【待办】生产异常 ${n} · ${TITLE}`],
+        [mailbox('deng.equipment'), `【待办】生产异常 ${n} · ${TITLE}`],
+        [mailbox('tang.quality'), `【待办】生产异常 ${n} · ${TITLE}`],
+        [mailbox('zhou.quality'), `【待办】生产异常 ${n} · ${TITLE}`],
+        [mailbox('zhao.director'), `【待办】生产异常 ${n} · ${TITLE}`],
+        [mailbox('tang.quality'), `【待办】生产异常 ${n} · ${TITLE}`],
+        [mailbox('zhou.quality'), `【待办】生产异常 ${n} · ${TITLE}`],
+        [mailbox('wang.operator'), `【审批结果】生产异常 ${n} · ${TITLE}：已通过`],
+        [mailbox('zhao.director'), `【抄送】生产异常 ${n} · ${TITLE}`],
       ]
         .map(([to, subject]) => `${to} ${subject}`)
         .sort(),

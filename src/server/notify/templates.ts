@@ -30,8 +30,8 @@ export const BUILTIN: Record<string, Record<Language, Template>> = {
     en: { title: '[Reminder] {{title}}', body: 'The task **{{title}}** is still waiting for you: {{link}}' },
   },
   escalation: {
-    'zh-CN': { title: '【超时升级】{{title}}', body: '**{{title}}** 未在规定时间内处理，已升级给您：{{link}}' },
-    en: { title: '[Escalated] {{title}}', body: '**{{title}}** was not handled in time and has been escalated to you: {{link}}' },
+    'zh-CN': { title: '【超时升级】{{title}}', body: '**{{title}}** 未在规定时间内处理，已按升级规则转交上一级处理：{{link}}' },
+    en: { title: '[Escalated] {{title}}', body: '**{{title}}** was not handled in time and has been escalated to the next level: {{link}}' },
   },
   outcome: {
     'zh-CN': { title: '【审批结果】{{title}}：{{outcome}}', body: '您发起的 **{{title}}** 审批结果：{{outcome}}\n{{link}}' },

@@ -40,9 +40,20 @@ export function documentSnapshot(r: RecordJson): Record<string, unknown> {
   return { ...r.values, name: r.name, owner_department_id: r.owner_department_id, created_by: r.created_by };
 }
 
-function titleOf(app: PublishedApp, entity: string, r: RecordJson): string {
-  const label = app.entities.get(entity)?.label.zh ?? entity;
-  return `${label} ${r.name ?? r.id.slice(0, 8)}`;
+/**
+ * The instance's title, as inboxes and messages show it: the entity, the document number and —
+ * so a supervisor sees what happened without opening it — the document's title field
+ * (`titleField`, else a text field named `title`), shortened.
+ */
+export function titleOf(app: PublishedApp, entity: string, r: RecordJson): string {
+  const def = app.entities.get(entity);
+  const label = def?.label.zh ?? entity;
+  const head = `${label} ${r.name ?? r.id.slice(0, 8)}`;
+  const field = def?.titleField ?? (def?.fields.some((f) => f.name === 'title' && f.type === 'text') ? 'title' : undefined);
+  const value = field ? r.values[field] : undefined;
+  if (typeof value !== 'string' || !value.trim() || field === 'name') return head;
+  const text = value.trim().replace(/\s+/g, ' ');
+  return `${head} · ${text.length > 40 ? `${text.slice(0, 39)}…` : text}`;
 }
 
 // Picks chosen by the initiator travel from POST /workflow/start to the submit hook within one transaction.
