@@ -7,7 +7,7 @@ import { Alert, App as AntApp, Badge, Button, Checkbox, Empty, Space, Spin } fro
 import { api, type InboxItem } from '../api.ts';
 import { useI18n } from '../i18n/index.tsx';
 import { errorText } from '../session.ts';
-import { COUNTS_KEY, fetchInboxPage, inboxKey, useInboxCounts } from '../runtime/hooks.ts';
+import { COUNTS_KEY, fetchInboxPage, INBOX_STALE_MS, inboxKey, useInboxCounts } from '../runtime/hooks.ts';
 import { formatDateTime } from '../runtime/model.ts';
 import { StatusTag } from '../runtime/StatusTag.tsx';
 
@@ -54,6 +54,7 @@ function InboxList({ tab }: { tab: Tab }) {
     queryFn: ({ pageParam }) => fetchInboxPage(tab, pageParam),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.nextCursor,
+    staleTime: INBOX_STALE_MS,
   });
   const items = q.data?.pages.flatMap((p) => p.items) ?? [];
   const bulk = useMutation({

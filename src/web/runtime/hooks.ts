@@ -30,8 +30,12 @@ export const fetchInboxPage = (tab: InboxTab, cursor: string | null) =>
   api.get<{ items: InboxItem[]; nextCursor: string | null }>(`/workflow/inbox/${tab}?limit=30${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
 const fetchCounts = () => api.get<InboxCounts>('/workflow/inbox/counts');
 
+/** How long a fetched inbox list counts as fresh: the page opened right after start-up uses the
+ * list prefetched for it instead of asking again. Approving or rejecting invalidates it at once. */
+export const INBOX_STALE_MS = 5_000;
+
 /** Starts the inbox's requests while its code is still loading (used at start-up on /inbox). */
 export function prefetchInbox(queryClient: QueryClient, tab: InboxTab): void {
   void queryClient.prefetchQuery({ queryKey: COUNTS_KEY, queryFn: fetchCounts, staleTime: 15_000 });
-  void queryClient.prefetchInfiniteQuery({ queryKey: inboxKey(tab), queryFn: ({ pageParam }) => fetchInboxPage(tab, pageParam), initialPageParam: null as string | null });
+  void queryClient.prefetchInfiniteQuery({ queryKey: inboxKey(tab), queryFn: ({ pageParam }) => fetchInboxPage(tab, pageParam), initialPageParam: null as string | null, staleTime: INBOX_STALE_MS });
 }

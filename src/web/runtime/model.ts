@@ -181,10 +181,19 @@ export function parseDuration(text: string): number | null {
   return NaN;
 }
 
+// One formatter per language: toLocaleString builds a new Intl.DateTimeFormat on every call, which
+// cost about a millisecond per inbox row (decision 0014).
+const dateTimeFormats = new Map<Locale, Intl.DateTimeFormat>();
+
 export function formatDateTime(iso: string, locale: Locale): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(locale === 'en' ? 'en-GB' : 'zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+  let format = dateTimeFormats.get(locale);
+  if (!format) {
+    format = new Intl.DateTimeFormat(locale === 'en' ? 'en-GB' : 'zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+    dateTimeFormats.set(locale, format);
+  }
+  return format.format(d);
 }
 
 /**
@@ -213,4 +222,23 @@ export function qrTarget(text: string): string | null {
 
 export function recordLink(app: string, entity: string, id: string): string {
   return `/a/${app}/${entity}/${id}`;
+}
+
+/**
+ * While a document is a draft its form is the first step of its approval: fields the entity's
+ * workflow marks hidden at the initiator node are not shown (an operator reporting on a phone
+ * does not scroll past the later stages' empty fields), read-only ones are not editable. The
+ * server keeps its own rights; this only narrows what the form offers.
+ */
+export function initiatorStepRights(app: AppDef, entity: string, rights: Record<string, 'read' | 'write' | 'hidden'>): Record<string, 'read' | 'write' | 'hidden'> {
+  type Wf = { entity?: unknown; root?: { fields?: Record<string, string> } };
+  const wf = ((app.workflows ?? []) as Wf[]).find((w) => w && typeof w === 'object' && w.entity === entity);
+  const fields = wf?.root?.fields;
+  if (!fields) return rights;
+  const out = { ...rights };
+  for (const [name, access] of Object.entries(fields)) {
+    if (access === 'hidden') out[name] = 'hidden';
+    else if (access === 'read_only' && out[name] !== 'hidden') out[name] = 'read';
+  }
+  return out;
 }
