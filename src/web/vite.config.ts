@@ -1,7 +1,10 @@
 // Vite build of the web app: root is src/web, output src/web/dist (served by the Trellis server).
 // `npm run build` builds it; `npx vite --config src/web/vite.config.ts` serves it with the API proxied.
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { defineConfig, type Plugin, type Rollup } from 'vite';
 import react from '@vitejs/plugin-react';
 import { PUBLIC_PATH, START_PAGES } from './startPages.ts';
@@ -51,10 +54,43 @@ function startupPreload(): Plugin {
 }
 const apiTarget = process.env.TRELLIS_DEV_API ?? 'http://127.0.0.1:3000';
 
+/**
+ * Writes a .br and a .gz beside every text asset of the build; the server (@fastify/static with
+ * preCompressed) sends the one the browser accepts, so nothing is compressed per request.
+ */
+function precompress(): Plugin {
+  const brotli = promisify(zlib.brotliCompress);
+  const gzip = promisify(zlib.gzip);
+  const outDir = path.join(root, 'dist');
+  return {
+    name: 'trellis-precompress',
+    apply: 'build',
+    async closeBundle() {
+      const files = (await fs.readdir(outDir, { recursive: true })).filter((f) => /\.(js|css|html|svg|json)$/.test(f));
+      await Promise.all(
+        files.map(async (f) => {
+          const full = path.join(outDir, f);
+          const data = await fs.readFile(full);
+          if (data.length < 1024) return;
+          const [br, gz] = await Promise.all([
+            brotli(data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length } }),
+            gzip(data, { level: 9 }),
+          ]);
+          // Written aside, then renamed: a server reading the folder never sends half a file.
+          for (const [ext, body] of [['br', br], ['gz', gz]] as const) {
+            await fs.writeFile(`${full}.${ext}.tmp`, body);
+            await fs.rename(`${full}.${ext}.tmp`, `${full}.${ext}`);
+          }
+        }),
+      );
+    },
+  };
+}
+
 export default defineConfig({
   root,
   base: '/',
-  plugins: [react(), startupPreload()],
+  plugins: [react(), startupPreload(), precompress()],
   build: {
     outDir: path.join(root, 'dist'),
     emptyOutDir: true,

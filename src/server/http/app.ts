@@ -125,7 +125,20 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions): Promise<Api
   );
 
   if (serveWeb && opts.webRoot) {
-    await app.register(fastifyStatic, { root: opts.webRoot, prefix: '/', wildcard: false, index: ['index.html'] });
+    // Hashed build assets never change under their name: cached for a year. index.html (and the
+    // SPA fallback) is revalidated on each load so a new build is picked up. The build writes .br
+    // and .gz beside each asset; the variant the browser accepts is sent as is.
+    const assetsDir = path.join(opts.webRoot, 'assets') + path.sep;
+    await app.register(fastifyStatic, {
+      root: opts.webRoot,
+      prefix: '/',
+      wildcard: false,
+      index: ['index.html'],
+      preCompressed: true,
+      setHeaders: (res, file) => {
+        res.header('cache-control', file.startsWith(assetsDir) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
   }
   return app as unknown as Api;
 }
