@@ -4,8 +4,9 @@
 //    a cold browser (no cache) opening a runtime list page (/a/e2e/expense) until the rows are
 //    on screen and the network is idle. Target ≤ 300 KB.
 //  - Inbox time to interactive: a cold page load of /inbox/todo (25 tasks waiting) until the
-//    first task is on screen and clickable, measured in the page from navigation start;
-//    median of BENCH_RUNS (5) fresh browser contexts. Target ≤ 1000 ms.
+//    first task is on screen and clickable, measured in the page from navigation start (a check
+//    every frame, then the first moment the main thread could handle a tap; Playwright then
+//    confirms with a trial click); median of BENCH_RUNS (5) fresh browser contexts. Target ≤ 1000 ms.
 // Run: node bench/web.bench.ts   (needs /usr/bin/chromium; builds the web app if needed)
 import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
@@ -87,17 +88,58 @@ async function jsFor(browser: Browser, base: string, auth: { cookie: string }, p
   }
 }
 
-async function inboxTti(browser: Browser, base: string, auth: { cookie: string }): Promise<number> {
+/**
+ * Watches, from inside the page, for the first inbox link to be on screen and clickable: every
+ * animation frame it checks that the link exists, has a box inside the viewport and is what a tap
+ * on its centre would hit (elementFromPoint). When it is, a task is queued; that task runs once
+ * the main thread is free again, after the frame with the link has been painted: the earliest a
+ * tap could be handled. Both times are kept (ms since navigation start).
+ */
+function watchInboxInteractive(): void {
+  const w = window as unknown as { __inboxTti?: { seen: number; ready: number } };
+  const check = () => {
+    const link = document.querySelector('[data-testid=inbox-item] a');
+    if (link) {
+      const r = link.getBoundingClientRect();
+      const x = r.left + r.width / 2;
+      const y = r.top + r.height / 2;
+      if (r.width > 0 && r.height > 0 && x >= 0 && y >= 0 && x < window.innerWidth && y < window.innerHeight) {
+        const hit = document.elementFromPoint(x, y);
+        if (hit && (hit === link || link.contains(hit))) {
+          const seen = performance.now();
+          const channel = new MessageChannel();
+          channel.port1.onmessage = () => {
+            w.__inboxTti = { seen, ready: performance.now() };
+          };
+          channel.port2.postMessage(null);
+          return;
+        }
+      }
+    }
+    requestAnimationFrame(check);
+  };
+  requestAnimationFrame(check);
+}
+
+/**
+ * One cold load of the inbox. `ms`: measured in the page (watchInboxInteractive). `observedMs`:
+ * when Playwright, polling from outside, saw the link visible and clickable; its polls back off to
+ * 500 ms apart, so that figure lags the page by up to half a second and is kept only for comparison.
+ */
+async function inboxTti(browser: Browser, base: string, auth: { cookie: string }): Promise<{ ms: number; observedMs: number }> {
   const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   try {
     await context.addCookies(sessionCookies(base, auth));
+    await context.addInitScript(watchInboxInteractive);
     const page = await context.newPage();
     await page.goto(`${base}/inbox/todo`, { waitUntil: 'commit' });
     const first = page.locator('[data-testid=inbox-item] a').first();
     await first.waitFor({ state: 'visible', timeout: 30_000 });
     // interactive: the link is attached, visible and hit-testable (trial click does not navigate)
     await first.click({ trial: true });
-    return await page.evaluate(() => performance.now());
+    const observedMs = await page.evaluate(() => performance.now());
+    const inPage = await page.waitForFunction(() => (window as unknown as { __inboxTti?: { ready: number } }).__inboxTti?.ready, undefined, { timeout: 5_000 });
+    return { ms: (await inPage.jsonValue()) as number, observedMs };
   } finally {
     await context.close();
   }
@@ -126,12 +168,14 @@ runBench('web', async () => {
   const inboxKB = inboxFiles.reduce((n, f) => n + f.gzip, 0) / 1024;
 
   await inboxTti(browser, base, admin); // warm-up: server caches, Chromium's first start of a renderer
-  const ttis: number[] = [];
-  for (let i = 0; i < RUNS; i++) ttis.push(await inboxTti(browser, base, admin));
+  const runs: Array<{ ms: number; observedMs: number }> = [];
+  for (let i = 0; i < RUNS; i++) runs.push(await inboxTti(browser, base, admin));
+  const ttis = runs.map((r) => r.ms);
+  const observed = runs.map((r) => r.observedMs);
 
   const biggest = [...listFiles].sort((a, b) => b.gzip - a.gzip).slice(0, 5).map((f) => `${f.url.split('/').pop()} ${round(f.gzip / 1024, 1)} KB`);
   console.error(`list page: ${listFiles.length} JS files, ${round(listKB, 1)} KB gzipped; biggest: ${biggest.join(', ')}`);
-  console.error(`inbox: ${inboxFiles.length} JS files, ${round(inboxKB, 1)} KB gzipped; time to interactive (cold, ${RUNS} runs): ${ttis.map((x) => Math.round(x)).join(', ')} ms`);
+  console.error(`inbox: ${inboxFiles.length} JS files, ${round(inboxKB, 1)} KB gzipped; time to interactive (cold, ${RUNS} runs): ${ttis.map((x) => Math.round(x)).join(', ')} ms in the page; Playwright saw it at ${observed.map((x) => Math.round(x)).join(', ')} ms`);
   const inboxTtiMs = round(median(ttis));
   return {
     listPageJsFiles: listFiles.length,
@@ -139,6 +183,7 @@ runBench('web', async () => {
     inboxJsGzipKB: round(inboxKB, 1),
     inboxTtiMsMedian: inboxTtiMs,
     inboxTtiMsMax: round(Math.max(...ttis)),
+    inboxTtiObservedMsMedian: round(median(observed)),
     runs: RUNS,
     targets: TARGETS,
     targetsMet: listKB <= TARGETS.listPageJsGzipKB && inboxTtiMs <= TARGETS.inboxTtiMs,
