@@ -287,8 +287,10 @@ async function insertWithTrail(
   const cols = columnFields(schema).filter((f) => values[f.name] !== null && values[f.name] !== undefined);
   const names = ['id', 'name', 'status', 'version', 'created_by', 'created_at', 'updated_by', 'updated_at', 'owner_department_id', 'amended_from', 'search_text', ...cols.map((f) => f.name)];
   const params: unknown[] = [id, name, 'draft', 1, uid, at, uid, at, owner, null, searchText(schema, name, values), ...cols.map((f) => toParam(f, values[f.name]))];
-  const insertText = () =>
-    `insert into ${ident(schema.table)} (${names.map(ident).join(', ')}) values (${params.map((_, i) => `$${i + 1}`).join(', ')}) returning ${[...SYSTEM_OUT, ...columnFields(schema).map((f) => f.name)].map(ident).join(', ')}`;
+  const insertText = (returning: boolean) =>
+    `insert into ${ident(schema.table)} (${names.map(ident).join(', ')}) values (${params.map((_, i) => `$${i + 1}`).join(', ')})${
+      returning ? ` returning ${[...SYSTEM_OUT, ...columnFields(schema).map((f) => f.name)].map(ident).join(', ')}` : ''
+    }`;
   const stamp = at.toISOString();
   const written: RecordJson = {
     id,
@@ -311,15 +313,17 @@ async function insertWithTrail(
   const tag = preparable(schema);
   let all: Statement;
   if (series) {
-    const combined = numberedCreate(series, { text: insertText(), params }, trail);
+    const combined = numberedCreate(series, { text: insertText(true), params }, trail);
     all = { text: `${tag}${combined.text}`, params: combined.params };
   } else {
     // Without a series the text depends only on the definition and on which columns have a value:
     // it is built once (the same string every time) and only the parameters are new per create.
+    // Nothing is returned: the record as written is known (see plainRow), so the answer carries no
+    // row to describe and parse.
     const key = `${tag}${schema.entity.name}:${cols.map((f) => f.name).join(',')}`;
     let text = createTexts.get(key);
     if (text === undefined) {
-      text = `${tag}${combineStatements([{ text: insertText(), params }, ...trail], 0).text}`;
+      text = `${tag}${combineStatements([{ text: insertText(false), params }, ...trail]).text}`;
       if (createTexts.size >= MAX_CREATE_TEXTS) createTexts.clear();
       createTexts.set(key, text);
     }
@@ -328,7 +332,7 @@ async function insertWithTrail(
   }
   try {
     const r = last && tx.finalQuery ? await tx.finalQuery(all.text, all.params) : await tx.query(all.text, all.params);
-    return rowToRecord(schema, r.rows[0]!);
+    return series ? rowToRecord(schema, r.rows[0]!) : written;
   } catch (err) {
     throw dbError(err, schema);
   }
