@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import type { AppDef, Me } from '../src/web/api.ts';
-import { fieldRights } from '../src/web/runtime/model.ts';
+import { fieldRights, initiatorStepRights } from '../src/web/runtime/model.ts';
 
 const andon = YAML.parse(fs.readFileSync(new URL('../catalog/production-exception/app.yaml', import.meta.url), 'utf8')) as AppDef;
 const exception = andon.entities.find((e) => e.name === 'exception')!;
@@ -23,5 +23,23 @@ describe('fieldRights', () => {
     expect(fieldRights(exception, me(['admin']))).toEqual({});
     const none = fieldRights({ ...exception, permissions: [] }, me(['operator']));
     expect(Object.values(none).every((v) => v === 'hidden')).toBe(true);
+  });
+});
+
+describe('initiatorStepRights', () => {
+  it("a draft's form is the report step: the Andon reporter does not see the later stages' fields", () => {
+    const r = initiatorStepRights(andon, 'exception', fieldRights(exception, me(['employee', 'operator'])));
+    for (const later of ['responsible_team', 'action_owner', 'temporary_action', 'downtime_minutes', 'root_cause', 'preventive_action', 'preventive_effective', 'verification_note']) {
+      expect(r[later], later).toBe('hidden');
+    }
+    for (const own of ['title', 'line', 'process_category', 'work_order', 'equipment', 'severity', 'description', 'photos']) expect(r[own] ?? 'write', own).toBe('write');
+  });
+
+  it('narrows, never widens: read-only stays read-only, and entities without a workflow keep their rights', () => {
+    const wf = { name: 'w', entity: 'exception', root: { id: 'start', type: 'initiator', fields: { title: 'read_only', line: 'editable' } } };
+    const app = { ...andon, workflows: [wf] } as AppDef;
+    const base = { line: 'read' as const };
+    expect(initiatorStepRights(app, 'exception', base)).toEqual({ title: 'read', line: 'read' });
+    expect(initiatorStepRights(app, 'routing', base)).toBe(base);
   });
 });

@@ -203,7 +203,7 @@ describe('runtime on a phone, inbox, approval trail', () => {
       await screenshot(page, 'inbox-phone', { fullPage: false });
       await page.getByTestId('inbox-item').first().locator('a').click();
       await page.waitForURL('**/tasks/*');
-      await page.getByText('首件检验工装').waitFor();
+      await page.getByText('首件检验工装', { exact: true }).first().waitFor();
 
       // the dialog is keyboard-operable: opens with Enter, focus moves into it, Escape closes it
       await page.getByTestId('task-approve').focus();

@@ -114,7 +114,7 @@ describe('approver edits fields from the task page', () => {
       // editable: inputs with the document's values; read-only: shown; hidden: absent
       await poll(() => page.getByLabel('抽检数量', { exact: true }).inputValue()).toBe('5');
       expect(await page.getByLabel('批号', { exact: true }).inputValue()).toBe('L-0002');
-      await page.getByText('法兰盘').waitFor();
+      await page.getByText('法兰盘', { exact: true }).first().waitFor();
       expect(await page.getByLabel('物料', { exact: true }).count()).toBe(0);
       expect(await page.getByText('内部备注').count()).toBe(0);
       // the photo loads for the approver (the file is served through the approval)

@@ -13,7 +13,7 @@ import { PageLoading } from '../PageLoading.tsx';
 import { errorText } from '../session.ts';
 import { FieldInput } from '../runtime/FieldInput.tsx';
 import { useAppDef, useMeContext } from '../runtime/hooks.ts';
-import { canDo, checkValue, defaultValue, evalCond, fieldRights, findEntity, formatDateTime, label, lockedBy, recordLink } from '../runtime/model.ts';
+import { canDo, checkValue, defaultValue, evalCond, fieldRights, findEntity, initiatorStepRights, formatDateTime, label, lockedBy, recordLink } from '../runtime/model.ts';
 import { fieldErrors, toValues } from '../runtime/payload.ts';
 import { ApprovalTrail, StatusTag } from '../runtime/Trail.tsx';
 
@@ -62,7 +62,8 @@ function RecordView({ app, entity, me, record }: { app: AppDef; entity: EntityDe
   const [form] = Form.useForm<Record<string, unknown>>();
   const [problem, setProblem] = useState<string | null>(null);
   const [qrOpen, setQrOpen] = useState(false);
-  const rights = useMemo(() => fieldRights(entity, me), [entity, me]);
+  const draft = !record || record.status === 'draft';
+  const rights = useMemo(() => (draft ? initiatorStepRights(app, entity.name, fieldRights(entity, me)) : fieldRights(entity, me)), [app, entity, me, draft]);
   const base = recordsPath(app.name, entity.name);
 
   const initial = useMemo(() => {
