@@ -179,21 +179,25 @@ export interface AttemptView {
   worker: string | null;
 }
 
-/**
- * A CloudEvent as JSON. The server's own type (src/server/platform/events) must stay assignable to
- * this one: getDelivery is typed with it, so the compiler says when they drift apart.
- */
-export interface CloudEventJson {
+/** A CloudEvents 1.0 envelope in its JSON form (https://cloudevents.io, spec v1.0): the outbox's events. */
+export interface CloudEvent<T = unknown> {
   specversion: '1.0';
   id: string;
+  /** URI reference of what produced the event, e.g. `/trellis/apps/ecn/change_notice`. */
   source: string;
+  /** Reverse-DNS event type, e.g. `trellis.record.created`. */
   type: string;
+  /** What the event is about within the source, e.g. the record id. */
   subject?: string;
+  /** RFC 3339 time of the occurrence. */
   time: string;
   datacontenttype: 'application/json';
-  data: unknown;
+  data: T;
+  /** CloudEvents partitioning extension: events with the same key are delivered in order. */
   partitionkey?: string;
 }
+
+export type CloudEventJson = CloudEvent;
 
 export interface DeliveryDetailView extends DeliveryView {
   payload: unknown;

@@ -10,23 +10,8 @@ import type { Migration, Sql, Statement, Tx } from '../../db/index.ts';
 /** LISTEN on this channel to learn that new outbox rows were committed (payload is empty). */
 export const OUTBOX_CHANNEL = 'trellis_outbox';
 
-/** A CloudEvents 1.0 envelope in its JSON form (https://cloudevents.io, spec v1.0). */
-export interface CloudEvent<T = unknown> {
-  specversion: '1.0';
-  id: string;
-  /** URI reference of what produced the event, e.g. `/trellis/apps/ecn/change_notice`. */
-  source: string;
-  /** Reverse-DNS event type, e.g. `trellis.record.created`. */
-  type: string;
-  /** What the event is about within the source, e.g. the record id. */
-  subject?: string;
-  /** RFC 3339 time of the occurrence. */
-  time: string;
-  datacontenttype: 'application/json';
-  data: T;
-  /** CloudEvents partitioning extension: events with the same key are delivered in order. */
-  partitionkey?: string;
-}
+export type { CloudEvent } from '../../../shared/integration-api.ts';
+import type { CloudEvent } from '../../../shared/integration-api.ts';
 
 export interface EmitInput<T = unknown> {
   type: string;
