@@ -142,6 +142,9 @@ export async function canReadRecordField(sql: Sql, ctx: AppContext, actor: Actor
 
 /** Fills `file_refs` from the rows of every published entity with file fields (the migration that adds the table). */
 export async function backfillFileRefs(tx: Tx): Promise<void> {
+  // a database without the modeling engine's tables (records alone) has no published apps to scan
+  const known = await tx.query<{ t: string | null }>(`select to_regclass('apps')::text as t`);
+  if (!known.rows[0]?.t) return;
   const apps = await tx.query<{ name: string }>('select name from apps order by name');
   for (const { name } of apps.rows) {
     const pub = await getPublishedApp(tx, name);
