@@ -120,7 +120,13 @@ describe('app builder', () => {
     await page.getByTestId('add-group').click();
     await drag(page.getByTestId('field-card-category').locator('.drag-handle'), page.getByTestId('group-group_1'));
     await page.getByTestId('group-group_1').getByTestId('field-card-category').waitFor();
-    await page.getByTestId('panel-tab-preview').click();
+    // a click that lands while the drop animation still runs can be swallowed: click until the tab shows
+    await expect
+      .poll(async () => {
+        await page.getByTestId('panel-tab-preview').click();
+        return page.getByTestId('form-preview').count();
+      })
+      .toBeGreaterThan(0);
     await page.getByTestId('form-preview').getByText('手机').click();
     await page.getByTestId('preview-phone').waitFor();
     // The preview is live: the step's fields are there, and required-if follows the typed amount.

@@ -3,7 +3,7 @@
 // side by side, a side drawer per node, and the server's problems shown on the offending node.
 import { useState } from 'react';
 import { Alert, Button, Dropdown, Empty, Form, Input, Modal, Select, Space, Tooltip, Typography } from 'antd';
-import { ArrowLeftOutlined, ArrowRightOutlined, CloseOutlined, PlusOutlined, WarningFilled } from '@ant-design/icons';
+import { ArrowLeftOutlined, ArrowRightOutlined, ClockCircleOutlined, CloseOutlined, PlusOutlined, WarningFilled } from '@ant-design/icons';
 import type { AppDef, Condition, EntityDef } from '../../../shared/definition.ts';
 import type { ApproverSource, Branch, NodeType, WorkflowDef, WorkflowNode } from '../../../shared/workflow-definition.ts';
 import { useBuilderI18n, type BuilderKey, type BT } from '../i18n.ts';
@@ -90,7 +90,7 @@ function NodeCard({ node, ctx }: { node: WorkflowNode; ctx: Ctx }) {
       <button type="button" className="flow-card-body" onClick={() => ctx.onOpenNode(node.id)} aria-label={bt('flow.edit', { name: title })}>
         <div className="flow-card-title">{title}</div>
         <div className="flow-card-summary">{summary}</div>
-        {(node.type === 'approver' && node.sla) || (node.type === 'handler' && node.sla) ? <div className="flow-card-summary">⏱ SLA</div> : null}
+        {(node.type === 'approver' && node.sla) || (node.type === 'handler' && node.sla) ? <div className="flow-card-summary"><ClockCircleOutlined aria-hidden /> SLA</div> : null}
       </button>
       {problems.length ? (
         <div className="flow-card-errors" role="alert" data-testid={`node-${node.id}-errors`}>
