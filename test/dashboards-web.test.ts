@@ -8,7 +8,7 @@ import { chartOption, fillBuckets, formatDecimal, keyText, measuresOf, pivot, ty
 const dt = (k: Parameters<typeof dashText>[1], v?: Record<string, string | number>) => dashText('zh-CN', k, v);
 const app: DashApp = { name: 'a', entities: [{ name: 't', fields: [{ name: 'downtime', label: { zh: '停机', en: 'Downtime' } }, { name: 'line', label: { zh: '产线' } }] }] };
 const w = (o: Partial<Widget>): Widget => ({ id: 'w', kind: 'bar', title: { zh: '图' }, entity: 't', measure: { op: 'count' }, ...o }) as Widget;
-const data = (o: Partial<WidgetData>): WidgetData => ({ widget: 'w', kind: 'bar', groups: [], measures: [], rows: [], truncated: false, timezone: 'Asia/Shanghai', ...o });
+const data = (o: Partial<WidgetData>): WidgetData => ({ dashboard: 'd', widget: 'w', kind: 'bar', groups: [], measures: [], rows: [], truncated: false, timezone: 'Asia/Shanghai', ...o });
 
 describe('dashboard view helpers', () => {
   it('fills empty day, week and month buckets between the first and last', () => {

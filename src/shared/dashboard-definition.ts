@@ -360,3 +360,35 @@ function checkWidget(app: AppDef, w: Widget, wb: string, push: (p: string, m: st
   }
   if (w.filter !== undefined) checkCond(app, entity, w.filter, `${wb}.filter`, push);
 }
+
+// ---- widget data as the API answers it (server: dashboards/service.ts; web: dashboards/) ----
+
+/** One group-by column of a widget's answer. */
+export interface GroupMeta {
+  field: string;
+  kind: NonNullable<ColumnUse['group']>;
+  bucket?: Bucket;
+}
+
+export interface WidgetRow {
+  /** Group keys as text (dates 'YYYY-MM-DD', ids, option values, 'true'/'false'); null = empty. */
+  keys: Array<string | null>;
+  /** Display labels of the keys where the definition or the organisation has them. */
+  labels: Array<Label | null>;
+  /** Measure id → exact decimal text (null when no row had a value). */
+  values: Record<string, string | null>;
+  /** Pareto: cumulative share of the total up to this row, in percent ('45.50'). */
+  cumulativePercent?: string | null;
+}
+
+export interface WidgetData {
+  dashboard: string;
+  widget: string;
+  kind: WidgetKind;
+  groups: GroupMeta[];
+  measures: Array<{ id: string; op: string; label?: Label }>;
+  rows: WidgetRow[];
+  /** More groups existed than the widget's limit. */
+  truncated: boolean;
+  timezone: string;
+}

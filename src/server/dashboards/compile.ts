@@ -16,9 +16,11 @@ import {
   type Bucket,
   type ColumnUse,
   type DurationUnit,
+  type GroupMeta,
   type NamedMeasure,
   type Widget,
 } from '../../shared/dashboard-definition.ts';
+export type { GroupMeta } from '../../shared/dashboard-definition.ts';
 import { entityTable, type AppDef, type Condition, type EntityDef } from '../../shared/definition.ts';
 import type { EvalContext } from '../../shared/condition-eval.ts';
 import { ident } from '../db/index.ts';
@@ -36,12 +38,6 @@ export interface WidgetRequest {
   /** Plant-time-zone dates 'YYYY-MM-DD', inclusive, on the widget's date field. */
   from?: string;
   to?: string;
-}
-
-export interface GroupMeta {
-  field: string;
-  kind: NonNullable<ColumnUse['group']>;
-  bucket?: Bucket;
 }
 
 export interface CompiledWidget {

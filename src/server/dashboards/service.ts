@@ -1,6 +1,7 @@
 // Dashboards of a published app as a principal may see them, and one widget's data: the compiled
 // aggregate (compile.ts) run as a single read-only statement, its rows labelled for display.
-import { checkDashboards, type DashboardDef, type Widget } from '../../shared/dashboard-definition.ts';
+import { checkDashboards, type DashboardDef, type Widget, type WidgetData } from '../../shared/dashboard-definition.ts';
+export type { WidgetData, WidgetRow } from '../../shared/dashboard-definition.ts';
 import type { AppDef, EntityDef, Label } from '../../shared/definition.ts';
 import type { Sql } from '../db/index.ts';
 import { getPublishedApp } from '../modeling/index.ts';
@@ -15,29 +16,6 @@ export interface WidgetView extends Widget {
 }
 export interface DashboardView extends Omit<DashboardDef, 'widgets'> {
   widgets: WidgetView[];
-}
-
-export interface WidgetRow {
-  /** Group keys as text (dates 'YYYY-MM-DD', ids, option values, 'true'/'false'); null = empty. */
-  keys: Array<string | null>;
-  /** Display labels of the keys where the definition or the organisation has them. */
-  labels: Array<Label | null>;
-  /** Measure id → exact decimal text (null when no row had a value). */
-  values: Record<string, string | null>;
-  /** Pareto: cumulative share of the total up to this row, in percent ('45.50'). */
-  cumulativePercent?: string | null;
-}
-
-export interface WidgetData {
-  dashboard: string;
-  widget: string;
-  kind: Widget['kind'];
-  groups: GroupMeta[];
-  measures: Array<{ id: string; op: string; label?: Label }>;
-  rows: WidgetRow[];
-  /** More groups existed than the widget's limit. */
-  truncated: boolean;
-  timezone: string;
 }
 
 const STATUS_LABELS: Record<string, Label> = {

@@ -1,7 +1,8 @@
 // Widget data → what the screen draws: category names, series, ECharts options, table rows.
 // Pure functions (no React, no ECharts import), so the chart chunk stays the only heavy part.
 // Values arrive as exact decimal strings; charts get numbers, numbers and tables show the text.
-import type { Bucket, NamedMeasure, Widget, WidgetKind } from '../../shared/dashboard-definition.ts';
+import type { Bucket, NamedMeasure, Widget, WidgetData, WidgetRow } from '../../shared/dashboard-definition.ts';
+export type { WidgetData, WidgetRow } from '../../shared/dashboard-definition.ts';
 import type { Locale } from '../i18n/index.tsx';
 import type { DT } from './i18n.ts';
 
@@ -11,21 +12,6 @@ export interface DashApp {
   name: string;
   entities: ReadonlyArray<{ name: string; fields: ReadonlyArray<{ name: string; label: Label }> }>;
   dashboards?: unknown[];
-}
-export interface WidgetRow {
-  keys: Array<string | null>;
-  labels: Array<Label | null>;
-  values: Record<string, string | null>;
-  cumulativePercent?: string | null;
-}
-export interface WidgetData {
-  widget: string;
-  kind: WidgetKind;
-  groups: Array<{ field: string; kind: string; bucket?: Bucket }>;
-  measures: Array<{ id: string; op: string; label?: Label }>;
-  rows: WidgetRow[];
-  truncated: boolean;
-  timezone: string;
 }
 
 const text = (l: Label | null | undefined, locale: Locale) => (l ? (locale === 'en' && l.en ? l.en : l.zh) : '');
