@@ -8,7 +8,7 @@
 // aggregate; this measures the scan + hash aggregate). One client, sequential, after a warm-up.
 // Target: p99 ≤ 1000 ms. Env: BENCH_ROWS (1000000), BENCH_REQUESTS (100), TRELLIS_LOG_LEVEL (warn).
 import pg from 'pg';
-import { freshPgDatabase, login, round, runBench, startServer } from './lib.ts';
+import { freshPgDatabase, login, percentile, publishApp, round, runBench, startServer } from './lib.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100);
@@ -62,20 +62,11 @@ const APP = {
 };
 const WIDGETS = ['open', 'line_sev', 'weekly', 'pareto', 'stages'];
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
-
 runBench('dashboards', async () => {
   const db = await freshPgDatabase();
   const server = await startServer({ databaseUrl: db.url, env: { TRELLIS_LOG_LEVEL: LOG_LEVEL } }); // demo plant seeded
   const admin = await login(server.baseUrl);
-  const pub = await fetch(`${server.baseUrl}/api/v1/apps/publish`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', cookie: admin.cookie, 'x-csrf-token': admin.csrf },
-    body: JSON.stringify({ definition: APP }),
-  });
-  if (pub.status !== 200) throw new Error(`publishing the bench app answered ${pub.status}: ${(await pub.text()).slice(0, 400)}`);
+  await publishApp(server.baseUrl, admin, APP);
 
   const c = new pg.Client({ connectionString: db.url });
   await c.connect();

@@ -87,6 +87,11 @@ export function median(values: number[]): number {
 
 export const round = (n: number, digits = 0): number => Number(n.toFixed(digits));
 
+/** The p-th quantile (0..1) of an ascending list (nearest rank). */
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -267,4 +272,15 @@ export async function login(baseUrl: string, username = 'admin', password = BENC
   if (!session) throw new Error(`login answered 200 but set no trellis_session cookie (got: ${[...cookies.keys()].join(', ') || 'none'})`);
   const cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   return { cookie, csrf: csrf ?? '' };
+}
+
+/** Publishes an app definition through the API as a signed-in admin; throws with the server's answer otherwise. */
+export async function publishApp(baseUrl: string, auth: { cookie: string; csrf: string }, definition: unknown): Promise<void> {
+  const r = await fetch(`${baseUrl}/api/v1/apps/publish`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie: auth.cookie, 'x-csrf-token': auth.csrf },
+    body: JSON.stringify({ definition }),
+  });
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`publishing the bench app answered ${r.status}: ${text.slice(0, 400)}`);
 }

@@ -12,7 +12,7 @@
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
-import { freshPgDatabase, login, round, runBench, startServer, tempDir, type RunningServer } from './lib.ts';
+import { freshPgDatabase, login, publishApp, round, runBench, startServer, tempDir, type RunningServer } from './lib.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -81,16 +81,6 @@ interface RunFigures extends LoadFigures {
   withNamingSeries: LoadFigures & { entity: string; checks: Checks };
 }
 
-async function publish(server: RunningServer, auth: { cookie: string; csrf: string }): Promise<void> {
-  const r = await fetch(`${server.baseUrl}/api/v1/apps/publish`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', cookie: auth.cookie, 'x-csrf-token': auth.csrf },
-    body: JSON.stringify({ definition: APP }),
-  });
-  const text = await r.text();
-  if (r.status !== 200) throw new Error(`publishing the bench app answered ${r.status}: ${text.slice(0, 400)}`);
-}
-
 function load(url: string, auth: { cookie: string; csrf: string }, duration: number): Promise<autocannon.Result> {
   return autocannon({
     url,
@@ -145,7 +135,7 @@ async function run(db: 'postgres' | 'pglite'): Promise<RunFigures> {
     server = await startServer({ dataDir, env: { TRELLIS_SKIP_DEMO: '1', TRELLIS_LOG_LEVEL: LOG_LEVEL } });
   }
   const auth = await login(server.baseUrl);
-  await publish(server, auth);
+  await publishApp(server.baseUrl, auth, APP);
   const plain = await measure(server, auth, 'work_report');
   const numbered = await measure(server, auth, 'numbered_report');
   await server.stop();
