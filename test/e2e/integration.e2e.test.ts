@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, onTestFailed, test } from 'vitest';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { ADMIN_PASSWORD, ADMIN_USERNAME, apiSession, horizontalOverflow, launchBrowser, newContext, PHONE, repoRoot, signInUi, startServer, unlabelledInputs, type ApiSession, type TrellisServer } from './helpers.ts';
+import { ADMIN_PASSWORD, ADMIN_USERNAME, apiSession, horizontalOverflow, launchBrowser, newContext, PHONE, pickOption, repoRoot, signInUi, startServer, unlabelledInputs, type ApiSession, type TrellisServer } from './helpers.ts';
 
 const OUT = path.join(repoRoot, 'test-output/e2e');
 const DOCS = path.join(repoRoot, 'docs/screenshots');
@@ -77,15 +77,7 @@ async function shot(name: string, target: Page | Locator = page, alsoDocs?: stri
   return file;
 }
 
-/** Opens an antd Select and picks the option whose text contains `text` (in that select's own list). */
-async function pick(select: Locator, text: string | RegExp): Promise<void> {
-  await select.click();
-  const input = (await select.evaluate((el) => el.tagName)) === 'INPUT' ? select : select.locator('input').first();
-  let list: string | null = null;
-  await poll(async () => (list = await input.getAttribute('aria-controls'))).toBeTruthy();
-  const dropdown = page.locator('.ant-select-dropdown').filter({ has: page.locator(`[id="${list}"]`) });
-  await dropdown.locator('.ant-select-item-option').filter({ hasText: text }).first().click();
-}
+const pick = pickOption;
 
 /** Clicks a button of the open confirmation bubble (inside a drawer) and waits for it to go. */
 async function popConfirm(name: string): Promise<void> {
