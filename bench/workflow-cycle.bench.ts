@@ -84,8 +84,12 @@ runBench('workflow-cycle', async () => {
     const wang = await actorOf('wang.operator');
     const li = await actorOf('li.teamlead');
     const chen = await actorOf('chen.plant');
-    const pendingTask = async (instanceId: string, userId: string) =>
-      (await ctx.db.query<{ id: string }>(`select id from wf_tasks where instance_id = $1 and assignee_id = $2 and status = 'pending'`, [instanceId, userId])).rows[0]!.id;
+    // each answer names who has to act next (as the web client shows it): the approver's task
+    const taskOf = (pending: Array<{ taskId: string; assigneeId: string }>, userId: string) => {
+      const t = pending.find((p) => p.assigneeId === userId);
+      if (!t) throw new Error(`no pending task for ${userId} in ${JSON.stringify(pending)}`);
+      return t.taskId;
+    };
 
     const timing = { create: 0, submit: 0, approve1: 0, approve2: 0 };
     const cycle = async (i: number) => {
@@ -94,10 +98,10 @@ runBench('workflow-cycle', async () => {
       timing.create += performance.now() - t0; t0 = performance.now();
       const sub = await submitRecord(ctx, wang, 'finance', 'expense', rec.id);
       timing.submit += performance.now() - t0; t0 = performance.now();
-      const instanceId = (sub.intercepted as { workflow: { instanceId: string } }).workflow.instanceId;
-      await workflowService.actOnTask(ctx, li, await pendingTask(instanceId, li.principal.userId), { action: 'approve' });
+      const started = (sub.intercepted as { workflow: { pendingTasks: Array<{ taskId: string; assigneeId: string }> } }).workflow;
+      const first = await workflowService.actOnTask(ctx, li, taskOf(started.pendingTasks, li.principal.userId), { action: 'approve' });
       timing.approve1 += performance.now() - t0; t0 = performance.now();
-      const r = await workflowService.actOnTask(ctx, chen, await pendingTask(instanceId, chen.principal.userId), { action: 'approve' });
+      const r = await workflowService.actOnTask(ctx, chen, taskOf(first.pendingTasks, chen.principal.userId), { action: 'approve' });
       timing.approve2 += performance.now() - t0;
       if (r.instanceStatus !== 'approved') throw new Error(`cycle ${i} ended ${r.instanceStatus}`);
     };
@@ -109,6 +113,15 @@ runBench('workflow-cycle', async () => {
     let next = 0;
     // CPU spent per cycle by this process and by the database's backends: a figure that stays
     // comparable when other work on the machine slows the wall clock down
+    if (process.env.BENCH_DROP_FK) {
+      const fks = (await ctx.db.query<{ t: string; c: string; def: string }>(
+        `select conrelid::regclass::text as t, conname as c, pg_get_constraintdef(oid) as def from pg_constraint where contype = 'f' and confrelid::regclass::text = any($1::text[])`, [process.env.BENCH_DROP_FK.split(',')])).rows;
+      for (const f of fks) {
+        console.error(`drop ${f.t}.${f.c} ${f.def}`);
+        await ctx.db.query(`alter table ${f.t} drop constraint "${f.c}"`);
+      }
+    }
+    const statsBefore = process.env.BENCH_STATS ? await tableStats(ctx.db) : null;
     const cpuBefore = await cpuNow(ctx.db);
     const started = performance.now();
     const lanes = Array.from({ length: CONCURRENCY }, async () => {
@@ -117,6 +130,7 @@ runBench('workflow-cycle', async () => {
     await Promise.all(lanes);
     const seconds = (performance.now() - started) / 1000;
     const cpuAfter = await cpuNow(ctx.db);
+    if (statsBefore) printTableStats(statsBefore, await tableStats(ctx.db), CYCLES);
     const check = await ctx.db.query<{ submitted: number; approved: number }>(
       `select (select count(*)::int from x_finance__expense where status = 'submitted') as submitted,
               (select count(*)::int from wf_instances where status = 'approved') as approved`,
@@ -159,6 +173,30 @@ async function cpuNow(db: { query<R>(text: string, params?: unknown[]): Promise<
     }
   }
   return { node: (u.user + u.system) / 1000, nodeSys: u.system / 1000, pg: pgMs };
+}
+
+type TableStats = Map<string, { ins: number; upd: number; del: number; hot: number; indexes: number }>;
+
+/** BENCH_STATS=1: rows written per table (PostgreSQL's statistics; they lag up to a second). */
+async function tableStats(db: { query<R>(text: string, params?: unknown[]): Promise<{ rows: R[] }> }): Promise<TableStats> {
+  await new Promise((r) => setTimeout(r, 1200));
+  const rows = (await db.query<{ relname: string; ins: string; upd: string; del: string; hot: string; indexes: string }>(
+    `select s.relname, s.n_tup_ins as ins, s.n_tup_upd as upd, s.n_tup_del as del, s.n_tup_hot_upd as hot,
+            (select count(*) from pg_index i where i.indrelid = s.relid) as indexes
+       from pg_stat_user_tables s`,
+  )).rows;
+  return new Map(rows.map((r) => [r.relname, { ins: Number(r.ins), upd: Number(r.upd), del: Number(r.del), hot: Number(r.hot), indexes: Number(r.indexes) }]));
+}
+
+function printTableStats(before: TableStats, after: TableStats, cycles: number): void {
+  const lines: string[] = [];
+  for (const [name, a] of after) {
+    const b = before.get(name) ?? { ins: 0, upd: 0, del: 0, hot: 0 };
+    const per = (n: number) => round(n / cycles, 2);
+    const ins = per(a.ins - b.ins), upd = per(a.upd - b.upd), del = per(a.del - b.del), hot = per(a.hot - b.hot);
+    if (ins || upd || del) lines.push(`${name.padEnd(32)} ins ${ins}  upd ${upd} (hot ${hot})  del ${del}  indexes ${a.indexes}`);
+  }
+  console.error(`rows written per cycle:\n${lines.sort().join('\n')}`);
 }
 
 /** BENCH_TRACE=1: prints every statement one cycle sends, marking the ones sent without waiting. */

@@ -1,7 +1,8 @@
 // Approver sources, modes, empty/initiator rules, condition and parallel branches, CC, delay,
 // action and end nodes, on the demo plant (wang.operator → li.teamlead → zhao.director → chen.plant).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerWorkflowAction } from '../src/server/workflow/index.ts';
+import { randomUUID } from 'node:crypto';
+import { registerWorkflowAction, workflowService as svc } from '../src/server/workflow/index.ts';
 import { approver, flow, users, workflowFixture, type Fixture } from './workflow-helpers.ts';
 
 let f: Fixture;
@@ -115,6 +116,29 @@ describe('modes', () => {
     expect(await pendingUsers(id)).toEqual(['li.teamlead']);
     await f.act('li.teamlead', await f.taskOf(id, 'li.teamlead'), { action: 'approve' });
     expect(await f.status(id)).toBe('approved');
+  });
+
+  it('every answer names the tasks it gave someone to act on, exactly the pending ones in the table', async () => {
+    const actor = await f.actor('wang.operator');
+    const started = await svc.start(f.t.ctx, actor, {
+      app: 'demo',
+      appVersion: 1,
+      workflow: flow('answers', approver('a', users('ma.teamlead', 'li.teamlead'), { mode: 'sequential' }), approver('b', users('zhou.quality', 'guo.purchase'))),
+      recordId: randomUUID(),
+      record: {},
+    });
+    const asTable = async () => (await f.pending(started.instanceId)).map((p) => ({ taskId: p.id, assigneeId: f.id(p.user), nodeId: p.node }));
+    expect(started.pendingTasks).toEqual(await asTable());
+    expect(started.pendingTasks.map((p) => f.name(p.assigneeId))).toEqual(['ma.teamlead']);
+    const first = await f.act('ma.teamlead', started.pendingTasks[0]!.taskId, { action: 'approve' });
+    expect(first.pendingTasks).toEqual(await asTable());
+    const second = await f.act('li.teamlead', first.pendingTasks[0]!.taskId, { action: 'approve' });
+    expect(second.pendingTasks.map((p) => f.name(p.assigneeId)).sort()).toEqual(['guo.purchase', 'zhou.quality']);
+    expect([...second.pendingTasks].sort((a, b) => a.taskId.localeCompare(b.taskId))).toEqual((await asTable()).sort((a, b) => a.taskId.localeCompare(b.taskId)));
+    // the deciding approval of an any-one step: nobody else has anything to do
+    const last = await f.act('guo.purchase', second.pendingTasks.find((p) => f.name(p.assigneeId) === 'guo.purchase')!.taskId, { action: 'approve' });
+    expect(last.instanceStatus).toBe('approved');
+    expect(last.pendingTasks).toEqual([]);
   });
 
   it('by ratio: passes at the percentage, fails once it cannot be reached', async () => {

@@ -3,7 +3,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import type { Database, QueryResult } from './types.ts';
-import { afterCommit, coalescedNotifier, makeTx, type MadeTx } from './tx.ts';
+import { afterCommit, makeTx, wakeNotifier, type MadeTx } from './tx.ts';
 import { lockDataDir } from './lock.ts';
 
 const DATE_OID = 1082;
@@ -29,7 +29,15 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
     const r = await pg.query<R>(text, params as unknown[] | undefined);
     return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
   };
-  const notifier = coalescedNotifier((channel) => pg.query(`select pg_notify($1, '')`, [channel]), onHookError);
+  // The embedded database lives in this process alone: wake-ups are in-process calls, no NOTIFY.
+  const handlers = new Map<string, Set<(payload: string) => void>>();
+  const notifier = wakeNotifier({
+    send: null,
+    local: (channel) => {
+      for (const h of handlers.get(channel) ?? []) h('');
+    },
+    onError: onHookError,
+  });
   return {
     kind: 'pglite',
     query,
@@ -56,9 +64,11 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
       return result;
     },
     async listen(channel, onNotify) {
-      const unsub = await pg.listen(channel, onNotify);
+      let set = handlers.get(channel);
+      if (!set) handlers.set(channel, (set = new Set()));
+      set.add(onNotify);
       return async () => {
-        await unsub();
+        set.delete(onNotify);
       };
     },
     async close() {

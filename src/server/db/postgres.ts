@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Database, QueryResult } from './types.ts';
-import { afterCommit, coalescedNotifier, makeTx } from './tx.ts';
+import { afterCommit, makeTx, wakeNotifier } from './tx.ts';
 
 const INT8_OID = 20;
 const DATE_OID = 1082;
@@ -85,7 +85,11 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
   };
   let listener: pg.Client | undefined;
   const handlers = new Map<string, Set<(payload: string) => void>>();
-  const notifier = coalescedNotifier((channel) => pool.query(`select pg_notify($1, '')`, [channel]), onHookError);
+  const wakeLocal = (channel: string, payload = ''): void => {
+    for (const h of handlers.get(channel) ?? []) h(payload);
+  };
+  // this process's listeners at once; other processes by a NOTIFY, at most one per channel per 50 ms
+  const notifier = wakeNotifier({ send: (channel) => pool.query(`select pg_notify($1, '')`, [channel]), local: wakeLocal, onError: onHookError });
   return {
     kind: 'postgres',
     query,
@@ -203,9 +207,7 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
       if (!listener) {
         listener = new pg.Client({ connectionString: url });
         await listener.connect();
-        listener.on('notification', (n) => {
-          for (const h of handlers.get(n.channel) ?? []) h(n.payload ?? '');
-        });
+        listener.on('notification', (n) => wakeLocal(n.channel, n.payload ?? ''));
         listener.on('error', onHookError);
       }
       let set = handlers.get(channel);

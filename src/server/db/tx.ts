@@ -89,32 +89,62 @@ export async function runHooks(hooks: Array<() => void | Promise<void>>, onError
 }
 
 /**
- * A coalescing NOTIFY sender: at most one `select pg_notify(channel, '')` in flight per channel;
- * a wake-up asked for while one is in flight sends exactly one more after it, so every commit is
- * followed by a NOTIFY sent after it. `drain` waits for what is in flight (on close).
+ * After-commit wake-ups (`Tx.notifyAfterCommit`). This process's listeners are called at once,
+ * without a round trip. Other processes hear a NOTIFY, at most one per channel per `intervalMs`:
+ * the first at once, every wake-up asked for during the interval folded into ONE sent when it
+ * ends. A steady stream of commits thus costs a few NOTIFY a second instead of one per commit
+ * (each is a statement, a commit and a signal to every listening backend); a listener in
+ * another process learns of a commit at most `intervalMs` (plus a round trip) late, and its
+ * slow poll stays the safety net. `send` null: no other process can listen (embedded PGlite).
+ * `drain` waits for what is in flight and sends what is still owed (on close).
  */
-export function coalescedNotifier(send: (channel: string) => Promise<unknown>, onError: (err: unknown) => void): { notify(channel: string): void; drain(): Promise<void> } {
-  const state = new Map<string, { again: boolean; done: Promise<void> }>();
-  const notify = (channel: string): void => {
-    const busy = state.get(channel);
-    if (busy) {
-      busy.again = true;
-      return;
-    }
-    const entry: { again: boolean; done: Promise<void> } = { again: false, done: Promise.resolve() };
+export function wakeNotifier(o: {
+  send: ((channel: string) => Promise<unknown>) | null;
+  local: (channel: string) => void;
+  intervalMs?: number;
+  onError: (err: unknown) => void;
+}): { notify(channel: string): void; drain(): Promise<void> } {
+  const intervalMs = o.intervalMs ?? 50;
+  // per channel: a NOTIFY sent within the interval; `owed` = one more is due when it ends
+  const state = new Map<string, { owed: boolean; timer: NodeJS.Timeout | null; done: Promise<void> }>();
+  const send = o.send;
+  const sendNow = (channel: string): void => {
+    const entry = { owed: false, timer: null as NodeJS.Timeout | null, done: Promise.resolve() };
     state.set(channel, entry);
-    entry.done = send(channel).then(
-      () => undefined,
-      (err: unknown) => onError(err),
-    ).finally(() => {
-      state.delete(channel);
-      if (entry.again) notify(channel);
-    });
+    entry.done = send!(channel).then(() => undefined, (err: unknown) => o.onError(err));
+    entry.timer = setTimeout(() => {
+      entry.timer = null;
+      void entry.done.then(() => {
+        state.delete(channel);
+        if (entry.owed) sendNow(channel);
+      });
+    }, intervalMs);
+    entry.timer.unref?.();
   };
   return {
-    notify,
+    notify(channel) {
+      try {
+        o.local(channel);
+      } catch (err) {
+        o.onError(err);
+      }
+      if (!send) return;
+      const busy = state.get(channel);
+      if (busy) busy.owed = true;
+      else sendNow(channel);
+    },
     async drain() {
-      while (state.size) await Promise.all([...state.values()].map((e) => e.done));
+      while (state.size) {
+        for (const [channel, entry] of [...state]) {
+          if (entry.timer) {
+            clearTimeout(entry.timer);
+            entry.timer = null;
+            await entry.done;
+            state.delete(channel);
+            if (entry.owed) sendNow(channel);
+          } else await entry.done;
+        }
+      }
     },
   };
 }

@@ -95,7 +95,7 @@ async function lockRow(tx: Tx, schema: EntitySchema, access: Access, id: string)
   checkId(id);
   const params = new Params([id]);
   const scope = access.rowFilter(params, 't');
-  const r = await tx.query(`select t.* from ${ident(schema.table)} t where t.id = $1${scope ? ` and (${scope})` : ''} for update of t`, params.values);
+  const r = await tx.query(`${preparable(schema)}select ${rowColumns(schema, 't')} from ${ident(schema.table)} t where t.id = $1${scope ? ` and (${scope})` : ''} for update of t`, params.values);
   const row = r.rows[0];
   if (!row) throw missing(schema, id);
   return row;
@@ -289,7 +289,7 @@ async function insertWithTrail(
   const params: unknown[] = [id, name, 'draft', 1, uid, at, uid, at, owner, null, searchText(schema, name, values), ...cols.map((f) => toParam(f, values[f.name]))];
   const insertText = (returning: boolean) =>
     `insert into ${ident(schema.table)} (${names.map(ident).join(', ')}) values (${params.map((_, i) => `$${i + 1}`).join(', ')})${
-      returning ? ` returning ${[...SYSTEM_OUT, ...columnFields(schema).map((f) => f.name)].map(ident).join(', ')}` : ''
+      returning ? ` returning ${rowColumns(schema)}` : ''
     }`;
   const stamp = at.toISOString();
   const written: RecordJson = {
@@ -355,6 +355,25 @@ function preparable(schema: EntitySchema): string {
   let id = definitionIds.get(schema.app);
   if (id === undefined) definitionIds.set(schema.app, (id = ++nextDefinitionId));
   return `/* prepare:${schema.app.name}#${id} */ `;
+}
+
+const rowColumnLists = new WeakMap<EntitySchema, Map<string, string>>();
+
+/**
+ * The record's columns named one by one (`t.id, t.name, …`) instead of `*`: a column another
+ * process adds by a publish does not change the row type of a statement prepared before this
+ * process learned of it.
+ */
+function rowColumns(schema: EntitySchema, alias = ''): string {
+  let lists = rowColumnLists.get(schema);
+  if (!lists) rowColumnLists.set(schema, (lists = new Map()));
+  let list = lists.get(alias);
+  if (list === undefined) {
+    const prefix = alias ? `${alias}.` : '';
+    list = [...SYSTEM_OUT, ...columnFields(schema).map((f) => f.name)].map((c) => `${prefix}${ident(c)}`).join(', ');
+    lists.set(alias, list);
+  }
+  return list;
 }
 
 function definitionProblem<T>(fn: () => T): T {
@@ -605,8 +624,8 @@ async function transition(
     const version = opts.expectedVersion !== undefined ? ` and t.version = ${params.add(opts.expectedVersion)}` : '';
     const scope = access.rowFilter(params, 't');
     const r = await tx.query(
-      `update ${ident(schema.table)} t set status = $1, ${stamp} = $2, version = t.version + 1, updated_by = $3, updated_at = $2
-        where t.id = $4 and t.status = $5${version}${scope ? ` and (${scope})` : ''} returning t.*`,
+      `${preparable(schema)}update ${ident(schema.table)} t set status = $1, ${stamp} = $2, version = t.version + 1, updated_by = $3, updated_at = $2
+        where t.id = $4 and t.status = $5${version}${scope ? ` and (${scope})` : ''} returning ${rowColumns(schema, 't')}`,
       params.values,
     );
     if (r.rows[0]) {
@@ -632,7 +651,7 @@ async function transition(
   const at = ctx.clock.now();
   const stamp = to === 'submitted' ? 'submitted_at' : 'cancelled_at';
   const r = await tx.query(
-    `update ${ident(schema.table)} set status = $1, ${stamp} = $2, version = version + 1, updated_by = $3, updated_at = $2 where id = $4 returning *`,
+    `${preparable(schema)}update ${ident(schema.table)} set status = $1, ${stamp} = $2, version = version + 1, updated_by = $3, updated_at = $2 where id = $4 returning ${rowColumns(schema)}`,
     [to, at, actor.principal.userId, id],
   );
   const record = rowToRecord(schema, r.rows[0]!);

@@ -16,11 +16,26 @@ import { checkWorkflow, type WorkflowDef } from '../../shared/workflow-definitio
 import { onRecordChange, onWorkflowOutcome, setDocumentLoader } from './hooks.ts';
 import { startInstance, type StartResult } from './runtime.ts';
 
+// checked trees per published app (an immutable object per version): validated once, not per submit
+const checkedTrees = new WeakMap<PublishedApp, Map<string, ReturnType<typeof checkWorkflow> | null>>();
+
+function checkedTree(app: PublishedApp, entity: string): ReturnType<typeof checkWorkflow> | null {
+  let perEntity = checkedTrees.get(app);
+  if (!perEntity) checkedTrees.set(app, (perEntity = new Map()));
+  let checked = perEntity.get(entity);
+  if (checked === undefined) {
+    const raw = (app.def.workflows ?? []).find((w) => (w as { entity?: unknown })?.entity === entity);
+    checked = raw === undefined ? null : checkWorkflow(raw, app.entities.get(entity));
+    perEntity.set(entity, checked);
+  }
+  return checked;
+}
+
 /** The approval tree of an entity in a published app, validated; null when it has none. */
 export function workflowOf(app: PublishedApp, entity: string): WorkflowDef | null {
-  for (const raw of app.def.workflows ?? []) {
-    if ((raw as { entity?: unknown })?.entity !== entity) continue;
-    const { workflow, problems } = checkWorkflow(raw, app.entities.get(entity));
+  const checked = checkedTree(app, entity);
+  if (checked) {
+    const { workflow, problems } = checked;
     if (!workflow || problems.length) {
       throw validationFailed(
         `The approval flow of ${app.name}.${entity} (version ${app.version}) is not valid, so the document cannot be submitted: ${problems
@@ -93,7 +108,7 @@ export function linkRecords(ctx: AppContext): void {
       });
       // approved at once (every step auto-approved): the submit goes ahead normally
       if (r.status === 'approved') return;
-      return { intercept: { workflow: { instanceId: r.instanceId, status: r.status } } };
+      return { intercept: { workflow: { instanceId: r.instanceId, status: r.status, pendingTasks: r.pendingTasks } } };
     } finally {
       set.delete(k);
     }
@@ -171,13 +186,13 @@ export async function startFromPublished(
     if (!workflowOf(app, input.entity)) throw unprocessable(`${input.app}.${input.entity} has no approval flow; submit the document directly.`);
     if (input.picks) picksOf.set(tx, input.picks);
     const r = await submitRecordInTx(tx, ctx, actor, input.app, input.entity, input.recordId);
-    const started = (r.intercepted as { workflow?: { instanceId: string; status: StartResult['status'] } } | undefined)?.workflow;
+    const started = (r.intercepted as { workflow?: StartResult } | undefined)?.workflow;
     if (started) return { ...started, recordStatus: r.record.status };
     // approved at once: the instance is the latest for this document
     const inst = await tx.query<{ id: string; status: StartResult['status'] }>(
       'select id, status from wf_instances where app = $1 and entity = $2 and record_id = $3 order by created_at desc limit 1',
       [input.app, input.entity, input.recordId],
     );
-    return { instanceId: inst.rows[0]!.id, status: inst.rows[0]!.status, recordStatus: r.record.status };
+    return { instanceId: inst.rows[0]!.id, status: inst.rows[0]!.status, pendingTasks: [], recordStatus: r.record.status };
   });
 }

@@ -95,6 +95,24 @@ export interface Exec {
   tree: Tree;
   /** The instance's state as last written (saveInstance skips a write that changes nothing). */
   saved?: string;
+  /** Tasks that became actionable in this transaction (the answer names who has to act next). */
+  asked?: PendingTask[];
+}
+
+/** A task someone now has to act on, as an action's answer names it. */
+export interface PendingTask {
+  taskId: string;
+  assigneeId: string;
+  nodeId: string;
+}
+
+function markAsked(x: Exec, t: Pick<TaskRow, 'id' | 'assignee_id' | 'node_id'>): void {
+  (x.asked ??= []).push({ taskId: t.id, assigneeId: t.assignee_id, nodeId: t.node_id });
+}
+
+/** The tasks asked in this transaction, none once the instance ended (its tasks are cancelled). */
+export function pendingTasks(x: Exec): PendingTask[] {
+  return x.inst.status === 'running' || x.inst.status === 'returned' ? (x.asked ?? []) : [];
 }
 
 const LIVE_TASK = ['queued', 'pending', 'waiting'];
@@ -367,6 +385,8 @@ export interface StartOptions {
 export interface StartResult {
   instanceId: string;
   status: InstanceRow['status'];
+  /** Who has to act now. */
+  pendingTasks: PendingTask[];
 }
 
 export async function startInstance(tx: Tx, o: StartOptions): Promise<StartResult> {
@@ -414,7 +434,7 @@ export async function startInstance(tx: Tx, o: StartOptions): Promise<StartResul
   await deferWrite(tx, runStatement(x, { id: randomUUID(), node_id: o.workflow.root.id, node_type: 'initiator', parent_run_id: null, round: 1, status: 'completed', state: {} }));
   await continueAfter(x, o.workflow.root.id, null);
   await saveInstance(x);
-  return { instanceId: x.inst.id, status: x.inst.status };
+  return { instanceId: x.inst.id, status: x.inst.status, pendingTasks: pendingTasks(x) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -696,6 +716,7 @@ async function enterPeopleNode(x: Exec, node: PeopleNode, parentRunId: string | 
   for (const r of asked) {
     const t = byId.get(r.id)!;
     if (t.on_behalf_of) await addEvent(x, 'delegated', { nodeId: node.id, taskId: t.id, detail: { from: t.on_behalf_of, to: t.assignee_id }, system: true });
+    markAsked(x, t);
     await notify(x, [t.assignee_id], 'task', x.inst.title, t.id);
   }
 }
@@ -746,6 +767,7 @@ async function activate(x: Exec, task: TaskRow): Promise<void> {
   task.assignee_id = row!.assignee_id;
   task.on_behalf_of = row!.on_behalf_of;
   if (delegatedFrom) await addEvent(x, 'delegated', { nodeId: task.node_id, taskId: task.id, detail: { from: delegatedFrom, to: task.assignee_id }, system: true });
+  markAsked(x, task);
   await notify(x, [task.assignee_id], task.kind === 'resubmit' ? 'returned' : 'task', x.inst.title, task.id);
 }
 

@@ -21,6 +21,8 @@ import {
   withdraw,
   type DecisionInput,
   type InstanceRow,
+  pendingTasks,
+  type PendingTask,
   type StartResult,
   type TaskRow,
 } from './runtime.ts';
@@ -57,6 +59,8 @@ export interface ActionResult {
   signatureId?: string;
   createdTasks?: string[];
   returnedTo?: string;
+  /** Tasks this action gave someone to act on (the next step's approvers, a returned initiator…). */
+  pendingTasks: PendingTask[];
 }
 
 /** User ids or usernames → ids (422 naming the unknown ones). */
@@ -96,7 +100,7 @@ export async function actOnTask(ctx: AppContext, actor: Actor, taskId: string, a
   const people = a.action === 'transfer' ? await userIds(ctx.db, [a.to]) : a.action === 'add_signer' ? await userIds(ctx.db, a.users) : [];
   return ctx.db.tx(async (tx) => {
     const { x, task } = await lockTask(tx, taskId, actor, ctx.clock.now());
-    const result: ActionResult = { taskId, instanceId: x.inst.id, instanceStatus: x.inst.status };
+    const result: ActionResult = { taskId, instanceId: x.inst.id, instanceStatus: x.inst.status, pendingTasks: [] };
     switch (a.action) {
       case 'approve':
       case 'reject': {
@@ -133,6 +137,7 @@ export async function actOnTask(ctx: AppContext, actor: Actor, taskId: string, a
         break;
     }
     result.instanceStatus = x.inst.status;
+    result.pendingTasks = pendingTasks(x);
     return result;
   });
 }
@@ -147,7 +152,7 @@ export type InstanceAction =
   | { action: 'comment'; comment: string; attachments?: unknown[] | null }
   | ({ action: 'resubmit' } & DecisionInput);
 
-export async function actOnInstance(ctx: AppContext, actor: Actor, instanceId: string, a: InstanceAction): Promise<{ instanceId: string; instanceStatus: InstanceRow['status'] }> {
+export async function actOnInstance(ctx: AppContext, actor: Actor, instanceId: string, a: InstanceAction): Promise<{ instanceId: string; instanceStatus: InstanceRow['status']; pendingTasks: PendingTask[] }> {
   if (!UUID.test(instanceId)) throw notFound(`There is no approval instance ${instanceId}.`);
   return ctx.db.tx(async (tx) => {
     const x = await lockInstance(tx, instanceId, actor, ctx.clock.now());
@@ -158,7 +163,7 @@ export async function actOnInstance(ctx: AppContext, actor: Actor, instanceId: s
       if (!a.comment.trim()) throw badRequest('Write a comment.');
       await comment(x, a.comment, a.attachments);
     }
-    return { instanceId, instanceStatus: x.inst.status };
+    return { instanceId, instanceStatus: x.inst.status, pendingTasks: pendingTasks(x) };
   });
 }
 

@@ -1,9 +1,10 @@
 // The transactional outbox. A business action writes its event (a CloudEvents 1.0 envelope) into
 // `outbox` in the SAME transaction as its data, so the event exists exactly when the change does
 // (invariant 1). A relay (integration hub) reads the table after commit and delivers the events;
-// `pg_notify('trellis_outbox')` wakes it. The NOTIFY is sent after commit, outside the transaction
-// (`tx.notifyAfterCommit`, coalesced per process): a rolled-back action neither leaves an event nor
-// wakes anyone, and writers' commits are not serialised on PostgreSQL's notify lock.
+// `tx.notifyAfterCommit('trellis_outbox')` wakes it after commit: the relay of this process at once,
+// relays of other processes by a NOTIFY sent outside the transaction and folded to at most one per
+// 50 ms (db/tx.ts wakeNotifier). A rolled-back action neither leaves an event nor wakes anyone, and
+// writers' commits are not serialised on PostgreSQL's notify lock.
 import { randomUUID } from 'node:crypto';
 import type { Migration, Sql, Statement, Tx } from '../../db/index.ts';
 
