@@ -182,7 +182,7 @@ export interface RunningServer {
 /** Spawns `node src/server/cli.ts start` on a free loopback port and waits for /readyz to answer 200. */
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const port = await freePort();
-  const logFile = opts.logFile ?? path.join(tempDir('log'), 'server.log');
+  const logFile = opts.logFile ?? process.env.BENCH_SERVER_LOG ?? path.join(tempDir('log'), 'server.log'); // BENCH_SERVER_LOG: keep the server's output
   const out = fs.openSync(logFile, 'a');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -197,7 +197,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   if (opts.dataDir) env.TRELLIS_DATA_DIR = opts.dataDir;
 
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [path.join(repoRoot, 'src/server/cli.ts'), 'start', ...(opts.args ?? [])], {
+  // BENCH_SERVER_NODE_ARGS: flags for the server's node (e.g. --trace-gc), for a diagnosis, not a figure
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, path.join(repoRoot, 'src/server/cli.ts'), 'start', ...(opts.args ?? [])], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', out, out],

@@ -3,7 +3,9 @@
 // lead, approve at the plant manager → the document is submitted (effective) in the final
 // decision's transaction. CONCURRENCY chains run at once on the pool; each step is one
 // transaction. Target: ≥ 400 instances/s.
-// Env: BENCH_CYCLES (2000), BENCH_CONCURRENCY (16).
+// Env: BENCH_CYCLES (2000), BENCH_CONCURRENCY (16). Diagnosis (not the figure): BENCH_TRACE=1
+// prints one cycle's statements, BENCH_STATS=1 the rows written per table per cycle,
+// BENCH_LOG_SQL=1 logs every statement's server time, BENCH_PROFILE=1 the ms per step.
 import fs from 'node:fs';
 import pg from 'pg';
 import pino from 'pino';
@@ -111,17 +113,9 @@ runBench('workflow-cycle', async () => {
     if (process.env.BENCH_PROFILE) console.error('ms per step (sequential warm-up):', Object.fromEntries(Object.entries(timing).map(([k, v]) => [k, round(v / 20, 2)])));
     if (process.env.BENCH_TRACE) await traceOneCycle(() => cycle(-1));
     let next = 0;
+    const statsBefore = process.env.BENCH_STATS ? await tableStats(ctx.db) : null;
     // CPU spent per cycle by this process and by the database's backends: a figure that stays
     // comparable when other work on the machine slows the wall clock down
-    if (process.env.BENCH_DROP_FK) {
-      const fks = (await ctx.db.query<{ t: string; c: string; def: string }>(
-        `select conrelid::regclass::text as t, conname as c, pg_get_constraintdef(oid) as def from pg_constraint where contype = 'f' and confrelid::regclass::text = any($1::text[])`, [process.env.BENCH_DROP_FK.split(',')])).rows;
-      for (const f of fks) {
-        console.error(`drop ${f.t}.${f.c} ${f.def}`);
-        await ctx.db.query(`alter table ${f.t} drop constraint "${f.c}"`);
-      }
-    }
-    const statsBefore = process.env.BENCH_STATS ? await tableStats(ctx.db) : null;
     const cpuBefore = await cpuNow(ctx.db);
     const started = performance.now();
     const lanes = Array.from({ length: CONCURRENCY }, async () => {
