@@ -108,6 +108,47 @@ describe('submit → approve → effective', () => {
     expect(ev.rows.map((r) => r.type)).toContain('trellis.workflow.approved');
   });
 
+  it('a new document submitted in one request starts its approval; a refused submit keeps nothing', async () => {
+    const r = await s['wang.operator']!.inject({ method: 'POST', url: base, payload: { values: { amount: '88.00', reason: '劳保' }, submit: true } });
+    expect(r.statusCode).toBe(202);
+    const body = r.json();
+    expect(body.status).toBe('draft');
+    expect(r.headers.location).toBe(`${base}/${body.id}`);
+    expect(body.intercepted.workflow.pendingTasks.map((p: { assigneeId: string }) => f.name(p.assigneeId))).toEqual(['li.teamlead']);
+    expect(await f.status(body.intercepted.workflow.instanceId)).toBe('running');
+    // withdrawn again: the inbox test below counts li.teamlead's tasks
+    const w = await s['wang.operator']!.inject({ method: 'POST', url: `/api/v1/workflow/instances/${body.intercepted.workflow.instanceId}/actions`, payload: { action: 'withdraw' } });
+    expect(w.json()).toMatchObject({ instanceStatus: 'withdrawn', pendingTasks: [] });
+    // an entity everyone may create but only team leads may submit: a refused submit leaves no draft behind
+    await publishApp(f.t.ctx, systemActor, {
+      name: 'memos',
+      label: { zh: '备忘' },
+      entities: [
+        {
+          name: 'memo',
+          label: { zh: '备忘录' },
+          submittable: true,
+          fields: [{ name: 'text', type: 'text', label: { zh: '内容' }, required: true }],
+          permissions: [
+            { role: '*', actions: ['read', 'create', 'write'] },
+            { role: 'team_lead', actions: ['read', 'create', 'write', 'submit'] },
+          ],
+        },
+      ],
+    });
+    const memos = '/api/v1/apps/memos/entities/memo/records';
+    const refused = await s['wang.operator']!.inject({ method: 'POST', url: memos, payload: { values: { text: '交接班' }, submit: true } });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().detail).toMatch(/submit/);
+    expect((await f.t.ctx.db.query('select id from x_memos__memo')).rows).toHaveLength(0);
+    const bad = await s['li.teamlead']!.inject({ method: 'POST', url: memos, payload: { values: { text: '交接班' }, submit: 'yes' } });
+    expect(bad.statusCode).toBe(400);
+    const ok = await s['li.teamlead']!.inject({ method: 'POST', url: memos, payload: { values: { text: '交接班' }, submit: true } });
+    expect(ok.statusCode).toBe(201);
+    expect(ok.json()).toMatchObject({ status: 'submitted', version: 2, values: { text: '交接班' } });
+    expect((await f.t.ctx.db.query<{ status: string }>('select status from x_memos__memo')).rows).toEqual([{ status: 'submitted' }]);
+  });
+
   it('a failing effect rolls back the decision (one transaction)', async () => {
     const { recordId, instanceId } = await createAndSubmit('10.00');
     await act('li.teamlead', await taskFor('li.teamlead', instanceId), { action: 'approve' });

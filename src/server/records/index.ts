@@ -3,7 +3,8 @@
 // Service API (each call is one transaction; the `...InTx` twins run in the caller's transaction,
 // which is how the workflow engine makes "decision + execution" one commit):
 //   createRecord, getRecord, updateRecord, deleteRecord, submitRecord, cancelRecord,
-//   amendRecord, listRecords, recordHistory   — all take (ctx, actor, app, entity, …)
+//   amendRecord, listRecords, recordHistory   — all take (ctx, actor, app, entity, …);
+//   createAndSubmitRecord: a new document submitted at once, one transaction
 // Hook points: `recordHooks.onBeforeSubmit / onAfterSubmit` (see hooks.ts).
 // Every write also records history, an outbox event (trellis.record.*) and an audit entry.
 import type { Engine } from '../engine.ts';
@@ -13,6 +14,7 @@ import { recordsRoutes } from './routes.ts';
 export {
   createRecord,
   createRecordInTx,
+  createAndSubmitRecord,
   getRecord,
   getRecordInTx,
   updateRecord,

@@ -2,7 +2,8 @@
 //
 //   GET    …/records                 list: ?filter=<condition JSON>&sort=-created_at,name&after=&limit=&q=&fields=a,b
 //   POST   …/records/query           list with the filter AST in the body
-//   POST   …/records                 create { values } → 201, Location, ETag
+//   POST   …/records                 create { values } → 201, Location, ETag; { values, submit: true }:
+//                                    created and submitted in one transaction (202 when an approval took it over)
 //   GET    …/records/:id             read → ETag: W/"<version>" (If-None-Match → 304)
 //   PATCH  …/records/:id             update { values, version? } with If-Match: W/"<version>" (or version)
 //   DELETE …/records/:id             delete a draft → 204 (If-Match optional)
@@ -30,6 +31,7 @@ import {
   getRecord,
   recordHistory,
   submitRecord,
+  createAndSubmitRecord,
   updateRecord,
 } from './service.ts';
 import type { ListOptions, RecordJson } from './types.ts';
@@ -60,7 +62,8 @@ const QueryBody = z
   })
   .strict();
 const Values = z.record(z.string(), z.unknown());
-const CreateBody = z.object({ values: Values }).strict();
+// submit: true = create and submit in one transaction (the form's 提交 on a new document): a refused submit keeps nothing
+const CreateBody = z.object({ values: Values, submit: z.boolean().optional() }).strict();
 const UpdateBody = z.object({ values: Values, version: z.number().int().min(1).optional() }).strict();
 const VersionBody = z.object({ version: z.number().int().min(1).optional() }).strict().nullish();
 const HistoryQuery = z
@@ -139,6 +142,16 @@ export function recordsRoutes(api: Api, ctx: AppContext): void {
   api.post(base, { schema: { tags, summary: 'Create a record', params: EntityParams, body: CreateBody } }, async (request, reply) => {
     const actor = requireActor(request, { scope: 'records:write' });
     const { app, entity } = request.params;
+    if (request.body.submit) {
+      const r = await createAndSubmitRecord(ctx, actor, app, entity, request.body.values);
+      reply.header('location', location(request.params, r.record.id));
+      if (r.intercepted !== undefined) {
+        // an approval took the new document over (as POST …/:id/submit answers)
+        reply.code(202).header('etag', etagOf(r.record.version));
+        return { ...r.record, intercepted: r.intercepted };
+      }
+      return sendRecord(reply, r.record, 201);
+    }
     const rec = await createRecord(ctx, actor, app, entity, request.body.values);
     reply.header('location', location(request.params, rec.id));
     return sendRecord(reply, rec, 201);

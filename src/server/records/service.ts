@@ -681,6 +681,26 @@ export function submitRecord(ctx: AppContext, actor: Actor, app: string, entity:
   return ctx.db.tx((tx) => submitRecordInTx(tx, ctx, actor, app, entity, id, opts));
 }
 
+/**
+ * A new document submitted at once (the form's 提交 on a new record), in ONE transaction: should
+ * the submit be refused (no submit permission, the approval cannot start…), nothing is kept —
+ * no draft is left behind — and the caller gets the reason. Starts its approval like a submit.
+ */
+export async function createAndSubmitRecord(ctx: AppContext, actor: Actor, app: string, entity: string, values: unknown, opts: CreateOptions = {}): Promise<SubmitResult> {
+  const once = () =>
+    ctx.db.tx(async (tx) => {
+      const created = await createRecordInTx(tx, ctx, actor, app, entity, values, { ...opts, wholeTransaction: false });
+      return submitRecordInTx(tx, ctx, actor, app, entity, created.id, { expectedVersion: created.version });
+    });
+  try {
+    return await once();
+  } catch (err) {
+    if (!stalePlan(err)) throw err;
+    forgetPublished(app); // as in createRecord: another process changed the table's shape
+    return once();
+  }
+}
+
 export async function cancelRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, app: string, entity: string, id: string, opts: TransitionOptions = {}): Promise<RecordJson> {
   const schema = await loadEntity(tx, app, entity);
   const access = await accessOrThrow(ctx, actor, schema, 'cancel');

@@ -128,6 +128,11 @@ function RecordView({ app, entity, me, record }: { app: AppDef; entity: EntityDe
 
   const save = useMutation({
     mutationFn: async (andSubmit: boolean) => {
+      if (!record && andSubmit) {
+        // a new document submitted at once: one request, one transaction — a refused submit leaves no draft
+        const r = await api.post<RecordJson>(base, { values: payload(), submit: true });
+        return { r, sentForApproval: Boolean(r.intercepted?.workflow), andSubmit };
+      }
       let r = record
         ? await api.patch<RecordJson>(`${base}/${record.id}`, { values: payload(), version: record.version })
         : await api.post<RecordJson>(base, { values: payload() });
