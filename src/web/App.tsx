@@ -29,6 +29,7 @@ const ApprovalPage = lazyPage(() => import('./pages/TaskPage.tsx').then((m) => (
 const ScanPage = lazyPage(() => import('./pages/ScanPage.tsx'));
 const BuilderRoutes = lazyPage(() => import('./builder/BuilderRoutes.tsx'));
 const IntegrationRoutes = lazyPage(() => import('./integration/IntegrationRoutes.tsx'));
+const CalendarsPage = lazyPage(() => import('./calendars/CalendarsPage.tsx'));
 const NotFoundPage = lazyPage(() => import('./pages/NotFoundPage.tsx'));
 const SessionError = lazyPage(() => import('./pages/SessionError.tsx'));
 const START_CODE: Record<StartModule, { preload: () => Promise<unknown> }> = {
@@ -155,6 +156,7 @@ export function App() {
                   <Route path="scan" element={<ScanPage />} />
                   <Route path="builder/*" element={<BuilderRoutes />} />
                   <Route path="integration/*" element={<IntegrationRoutes />} />
+                  <Route path="calendars" element={<CalendarsPage />} />
                   {/* More areas: one lazy <Route path="area/*"> each, above the catch-all. */}
                   <Route path="*" element={<NotFoundPage />} />
                 </Route>

@@ -2,7 +2,7 @@
 // App.tsx). Labels are inline in both languages so an area can bring its own wording; `roles`
 // limits an entry to people with one of those roles; `badge` shows the inbox's to-do count.
 import type { ReactNode } from 'react';
-import { ApiOutlined, AppstoreOutlined, AuditOutlined, BuildOutlined, ScanOutlined } from '@ant-design/icons';
+import { ApiOutlined, AppstoreOutlined, AuditOutlined, BuildOutlined, CalendarOutlined, ScanOutlined } from '@ant-design/icons';
 
 export interface NavItem {
   key: string;
@@ -22,4 +22,6 @@ export const NAV_ITEMS: NavItem[] = [
   { key: 'scan', path: '/scan', icon: <ScanOutlined />, label: { zh: '扫码', en: 'Scan' }, mobile: true },
   { key: 'builder', path: '/builder', icon: <BuildOutlined />, label: { zh: '应用搭建', en: 'App builder' }, roles: ['admin', 'it_admin', 'app_builder'], mobile: false },
   { key: 'integration', path: '/integration', icon: <ApiOutlined />, label: { zh: '集成中心', en: 'Integration' }, roles: ['admin', 'it_admin', 'integration_engineer'], mobile: false },
+  // plant settings: the server lets only administrators change calendars
+  { key: 'calendars', path: '/calendars', icon: <CalendarOutlined />, label: { zh: '工作日历', en: 'Calendars' }, roles: ['admin'], mobile: false },
 ];

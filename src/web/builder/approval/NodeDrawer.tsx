@@ -9,9 +9,12 @@ import type { EntityDef, Label } from '../../../shared/definition.ts';
 import { APPROVAL_MODES, FIELD_ACCESS, type ApproverSource, type Branch, type EmptyRule, type FieldAccess, type Sla, type WorkflowNode } from '../../../shared/workflow-definition.ts';
 import { ConditionEditor } from '../ConditionEditor.tsx';
 import { builderApi } from '../builderApi.ts';
+import { CALENDARS_KEY, calendarsApi, DEFAULT_CALENDAR } from '../../calendars/api.ts';
 import { useBuilderI18n, type BuilderKey } from '../i18n.ts';
 import { cleanLabel, type Problem } from '../model.ts';
 
+/** The calendar select's value for "no calendar named" (a calendar name never starts with "_"). */
+const PLANT_CALENDAR = '_plant';
 const SOURCE_KINDS: ApproverSource['kind'][] = ['users', 'role', 'department_head', 'manager_chain', 'field', 'initiator_pick', 'initiator'];
 
 function Row({ label, id, children, error }: { label: string; id: string; children: ReactNode; error?: string | undefined }) {
@@ -159,6 +162,8 @@ export function NodeDrawer({
 }) {
   const { bt, lbl } = useBuilderI18n();
   const uid = useId();
+  const timed = target?.kind === 'node' && (target.node.type === 'approver' || target.node.type === 'handler');
+  const calendars = useQuery({ queryKey: CALENDARS_KEY, queryFn: calendarsApi.list, staleTime: 60_000, enabled: timed });
   const errAt = (detail: string) =>
     problems
       .filter((p) => {
@@ -284,6 +289,13 @@ export function NodeDrawer({
         </div>,
       );
       const sla: Sla = n.sla ?? {};
+      const clock = sla.businessHours === false ? 'wall' : sla.businessHours || sla.calendar ? 'business' : 'inherit';
+      // "default" is the plant's calendar: offered once, as no name (the workflow's or the plant's)
+      const calendarOptions = [
+        { value: PLANT_CALENDAR, label: bt('slaCalendar.plant') },
+        ...(calendars.data ?? []).filter((c) => c.name !== DEFAULT_CALENDAR).map((c) => ({ value: c.name, label: c.definition.label ? `${lbl(c.definition.label)} (${c.name})` : c.name })),
+        ...(sla.calendar && calendars.data && !calendars.data.some((c) => c.name === sla.calendar) ? [{ value: sla.calendar, label: bt('slaCalendar.missing', { name: sla.calendar }) }] : []),
+      ];
       const setSla = (s: Sla) => {
         const clean = Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as Sla;
         set({ sla: Object.keys(clean).length ? clean : undefined });
@@ -297,15 +309,29 @@ export function NodeDrawer({
         <div key="sla">
           <Divider titlePlacement="start">{bt('node.sla')}</Divider>
           {errAt('sla') ? <div className="builder-error-text">{errAt('sla')}</div> : null}
-          <Row label={bt('node.slaClock')} id={`${uid}-clock`} error={errAt('sla.calendar')}>
+          <Row label={bt('node.slaClock')} id={`${uid}-clock`}>
             <Select
               id={`${uid}-clock`}
               style={{ width: 260, maxWidth: '100%' }}
-              value={sla.businessHours === undefined ? 'inherit' : sla.businessHours ? 'business' : 'wall'}
-              onChange={(v: 'inherit' | 'wall' | 'business') => setSla({ ...sla, businessHours: v === 'inherit' ? undefined : v === 'business' })}
+              value={clock}
+              // a calendar name alone means business time, so leaving business time drops it
+              onChange={(v: 'inherit' | 'wall' | 'business') => setSla({ ...sla, businessHours: v === 'inherit' ? undefined : v === 'business', calendar: v === 'business' ? sla.calendar : undefined })}
               options={(['inherit', 'wall', 'business'] as const).map((v) => ({ value: v, label: bt(`slaClock.${v}`) }))}
             />
           </Row>
+          {clock === 'business' || errAt('sla.calendar') ? (
+            <Row label={bt('node.slaCalendar')} id={`${uid}-cal`} error={errAt('sla.calendar')}>
+              <Select
+                id={`${uid}-cal`}
+                style={{ width: 260, maxWidth: '100%' }}
+                loading={calendars.isPending}
+                value={sla.calendar ?? PLANT_CALENDAR}
+                onChange={(v: string) => setSla({ ...sla, businessHours: true, calendar: v === PLANT_CALENDAR ? undefined : v })}
+                options={calendarOptions}
+                data-testid="sla-calendar"
+              />
+            </Row>
+          ) : null}
           <Space wrap align="start">
             {num('node.remindAfter', 'ra', sla.remind?.after, (after) => setSla({ ...sla, remind: after ? { ...sla.remind, after } : undefined }))}
             {num('node.remindEvery', 're', sla.remind?.every, (every) => sla.remind && setSla({ ...sla, remind: { after: sla.remind.after, ...(every ? { every } : {}) } }))}

@@ -1,0 +1,84 @@
+// The calendars page's own strings (zh-CN first, English second), in its lazily loaded chunk.
+import { useCallback } from 'react';
+import { useI18n, type Locale } from '../i18n/index.tsx';
+
+const S = {
+  'title': ['工作日历', 'Business-hours calendars'],
+  'intro': [
+    '审批时限按“工作时间”计时时使用的日历：工作日、每天的工作时段、节假日和调休上班日。修改后对之后创建的计时生效，无需重新发布应用。',
+    'The calendars approval deadlines use when they count business hours: working weekdays, working hours, public holidays and make-up working days (调休). Changes apply to timers created afterwards; no app needs publishing.',
+  ],
+  'forbidden': ['只有管理员可以管理工作日历。', 'Only administrators can manage business-hours calendars.'],
+  'create': ['新建日历', 'New calendar'],
+  'edit': ['编辑日历 {name}', 'Edit calendar {name}'],
+  'editShort': ['编辑', 'Edit'],
+  'empty': ['还没有日历', 'No calendars yet'],
+  'builtIn': ['内置默认', 'Built-in default'],
+  'plantDefault': ['工厂默认', 'Plant default'],
+  'updated': ['更新于 {at}', 'Updated {at}'],
+  'name': ['日历标识', 'Calendar name'],
+  'nameHelp': ['小写字母开头，可含小写字母、数字、“_”和“-”；审批流程按此标识引用，保存后不能修改。', 'Starts with a lower-case letter; lower-case letters, digits, "_" and "-". Approval flows refer to it; it cannot change later.'],
+  'nameInvalid': ['只能用小写字母、数字、“_”和“-”，并以字母开头', 'Lower-case letters, digits, "_" and "-", starting with a letter'],
+  'nameTaken': ['已有同名日历，请换一个标识或编辑那个日历', 'A calendar with this name exists: choose another name or edit that one'],
+  'labelZh': ['中文名称', 'Chinese name'],
+  'labelEn': ['英文名称', 'English name'],
+  'labelZhNeeded': ['填写英文名称时也请填写中文名称', 'Give a Chinese name as well when there is an English one'],
+  'timeZone': ['时区', 'Time zone'],
+  'weekdays': ['工作日', 'Working weekdays'],
+  'hours': ['工作时段', 'Working hours'],
+  'hoursHelp': ['24 小时制，如 08:30–12:00 和 13:00–17:30（午休不计）。', '24-hour clock, e.g. 08:30–12:00 and 13:00–17:30 (lunch break excluded).'],
+  'from': ['开始', 'From'],
+  'to': ['结束', 'To'],
+  'periodFrom': ['时段 {n} 开始', 'Period {n} from'],
+  'periodTo': ['时段 {n} 结束', 'Period {n} to'],
+  'addPeriod': ['添加时段', 'Add a period'],
+  'removePeriod': ['删除时段 {n}', 'Remove period {n}'],
+  'holidays': ['节假日', 'Holidays'],
+  'holidaysHelp': ['逢工作日也不上班的日期。输入 2026-10-01 后回车；连续假期可写 2026-10-01~2026-10-07。', 'Days off although their weekday is a working day. Type 2026-10-01 and press Enter; a run of days as 2026-10-01~2026-10-07.'],
+  'workdays': ['调休上班日', 'Make-up working days (调休)'],
+  'workdaysHelp': ['逢周末也上班的日期，写法同上。', 'Days worked although their weekday is not a working day; written as above.'],
+  'dates': ['{n} 天', '{n} days'],
+  'noDates': ['无', 'None'],
+  'required': ['必填', 'Required'],
+  'save': ['保存', 'Save'],
+  'saved': ['日历 {name} 已保存', 'Calendar {name} saved'],
+  'cancel': ['取消', 'Cancel'],
+  'close': ['关闭', 'Close'],
+  'delete': ['删除', 'Delete'],
+  'deleteConfirm': ['删除日历 {name}？', 'Delete calendar {name}?'],
+  'deleteHelp': ['仍引用它的审批节点将改按工厂默认日历计时。', 'Approval nodes that still name it count on the plant default calendar instead.'],
+  'deleted': ['日历 {name} 已删除', 'Calendar {name} deleted'],
+  'network': ['无法连接服务器，请检查网络后重试。', 'The server cannot be reached; check the network and try again.'],
+  'fixFields': ['请按字段旁的提示修改后再保存。', 'Correct the fields as noted beside them, then save again.'],
+  'preview': ['试算', 'Try it'],
+  'previewTitle': ['试算到期时间：{name}', 'Due time on {name}'],
+  'previewHelp': ['从开始时间起按此日历累计工作分钟，得出审批时限的到期时间（时间按日历时区 {tz}）。', 'Counts working minutes on this calendar from the start time to find when a deadline falls due (times in the calendar’s zone, {tz}).'],
+  'previewStart': ['开始时间', 'Start time'],
+  'previewMinutes': ['工作分钟数', 'Working minutes'],
+  'previewRun': ['计算', 'Calculate'],
+  'previewDue': ['到期时间', 'Due'],
+  'previewWall': ['实际经过 {h}', '{h} on the clock'],
+  'hoursMinutes': ['{h} 小时 {m} 分钟', '{h} h {m} min'],
+  'minutesUnit': ['分钟', 'min'],
+  'savedOnly': ['先保存再试算：试算使用已保存的日历。', 'Save first: the calculation uses the saved calendar.'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+export type CalendarKey = keyof typeof S;
+export type CT = (key: CalendarKey, vars?: Record<string, string | number>) => string;
+
+export const WEEKDAY_NAMES: Record<Locale, readonly string[]> = {
+  'zh-CN': ['周一', '周二', '周三', '周四', '周五', '周六', '周日'],
+  en: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'],
+};
+
+export function calendarText(locale: Locale, key: CalendarKey, vars?: Record<string, string | number>): string {
+  const text: string = S[key][locale === 'en' ? 1 : 0];
+  return vars ? text.replace(/\{(\w+)\}/g, (whole, n: string) => (n in vars ? String(vars[n]) : whole)) : text;
+}
+
+export function useCalendarI18n(): { ct: CT; locale: Locale; weekday: (iso: number) => string } {
+  const { locale } = useI18n();
+  const ct = useCallback<CT>((key, vars) => calendarText(locale, key, vars), [locale]);
+  const weekday = useCallback((iso: number) => WEEKDAY_NAMES[locale === 'en' ? 'en' : 'zh-CN'][iso - 1] ?? String(iso), [locale]);
+  return { ct, locale, weekday };
+}
