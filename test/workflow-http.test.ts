@@ -2,7 +2,7 @@
 // in the decision's transaction; new versions do not disturb running instances; inbox, bulk
 // approve, e-signature with tamper detection, trail permissions, concurrent approvers → 409.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishApp } from '../src/server/modeling/index.ts';
+import { clearAppCache, publishApp } from '../src/server/modeling/index.ts';
 import { systemActor } from '../src/server/platform/context.ts';
 import { DEMO_PASSWORD } from '../src/server/platform/org/index.ts';
 import type { AppDef } from '../src/shared/definition.ts';
@@ -204,6 +204,11 @@ describe('submit → approve → effective', () => {
     const v2 = await publishApp(f.t.ctx, systemActor, appDef('zhao.director'));
     try {
       const fresh = await createAndSubmit('300.00');
+      // pinned to the version: no copy of the tree or the entities in the instance row
+      const row = (await f.t.ctx.db.query<{ pinned: boolean; definition: unknown; scope: unknown }>('select pinned, definition, scope from wf_instances where id = $1', [old.instanceId])).rows[0];
+      expect(row).toEqual({ pinned: true, definition: null, scope: null });
+      // a process that never saw the old version (cold cache) reads it from the version it is pinned to
+      clearAppCache();
       await act('li.teamlead', await taskFor('li.teamlead', old.instanceId), { action: 'approve' });
       await act('li.teamlead', await taskFor('li.teamlead', fresh.instanceId), { action: 'approve' });
       expect((await f.pending(old.instanceId)).map((p) => p.user)).toEqual(['chen.plant']);

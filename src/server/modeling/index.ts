@@ -11,6 +11,7 @@ export { publishApp, rollbackApp, diffApp, registerPublishCheck, type PublishChe
 export type { SchemaChange, ChangeKind } from './diff.ts';
 export {
   getPublishedApp,
+  getPublishedVersion,
   listApps,
   listAppVersions,
   getAppVersion,

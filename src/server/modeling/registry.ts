@@ -67,6 +67,26 @@ export function forgetPublished(appName: string): void {
 /** Forgets everything (tests that reset the database). */
 export function clearAppCache(): void {
   cache.clear();
+  versions.clear();
+}
+
+// Published versions never change: kept by `app@version` (bounded), for what is pinned to one.
+const versions = new Map<string, PublishedApp>();
+const MAX_VERSIONS = 256;
+
+function keepVersion(app: PublishedApp): PublishedApp {
+  if (versions.size >= MAX_VERSIONS) versions.delete(versions.keys().next().value!);
+  versions.set(`${app.name}@${app.version}`, app);
+  return app;
+}
+
+/** One published version of an app (running approvals are pinned to theirs); null if there is none. */
+export async function getPublishedVersion(sql: Sql, appName: string, version: number): Promise<PublishedApp | null> {
+  const hit = versions.get(`${appName}@${version}`) ?? (cache.get(appName)?.app?.version === version ? cache.get(appName)!.app : null);
+  if (hit) return hit;
+  const v = await sql.query<{ definition: AppDef }>('select definition from app_versions where app_name = $1 and version = $2', [appName, version]);
+  const def = v.rows[0]?.definition;
+  return def ? keepVersion(toPublished(appName, version, inSchemaOrder(def))) : null;
 }
 
 export async function getPublishedApp(sql: Sql, appName: string): Promise<PublishedApp | null> {

@@ -95,3 +95,20 @@ export function setDocumentLoader(fn: DocumentLoader | null): void {
 export function getDocumentLoader(): DocumentLoader | null {
   return documentLoader;
 }
+
+/**
+ * The approval tree and condition scope of a published app version (modeling, via the
+ * integration): what an instance pinned to that version runs on. Null when the version or its
+ * tree is gone.
+ */
+export type PinnedLoader = (
+  sql: import('../db/index.ts').Sql,
+  ref: { app: string; version: number; entity: string },
+) => Promise<{ definition: import('../../shared/workflow-definition.ts').WorkflowDef; scope: { app: import('../../shared/definition.ts').AppDef; timezone: string } } | null>;
+let pinnedLoader: PinnedLoader | null = null;
+export function setPinnedLoader(fn: PinnedLoader | null): void {
+  pinnedLoader = fn;
+}
+export function getPinnedLoader(): PinnedLoader | null {
+  return pinnedLoader;
+}

@@ -7,13 +7,14 @@
 //  - Outcome: the final approval submits the document (records, skipHooks) in the transaction of
 //    the decision, and every outcome becomes an outbox event `trellis.workflow.<outcome>`.
 import { deferWrite, type Sql, type Tx } from '../db/index.ts';
-import { getPublishedApp, type PublishedApp } from '../modeling/index.ts';
+import { getPublishedApp, getPublishedVersion, type PublishedApp } from '../modeling/index.ts';
 import { getRecordInTx, recordHooks, submitRecordInTx, updateRecordInTx, type RecordJson } from '../records/index.ts';
 import { outboxStatement } from '../platform/events/index.ts';
 import { systemActor, type Actor, type AppContext } from '../platform/context.ts';
 import { conflict, notFound, unprocessable, validationFailed } from '../platform/errors.ts';
 import { checkWorkflow, type WorkflowDef } from '../../shared/workflow-definition.ts';
-import { onRecordChange, onWorkflowOutcome, setDocumentLoader } from './hooks.ts';
+import type { AppDef } from '../../shared/definition.ts';
+import { onRecordChange, onWorkflowOutcome, setDocumentLoader, setPinnedLoader } from './hooks.ts';
 import { startInstance, type StartResult } from './runtime.ts';
 
 // checked trees per published app (an immutable object per version): validated once, not per submit
@@ -48,6 +49,18 @@ export function workflowOf(app: PublishedApp, entity: string): WorkflowDef | nul
     return workflow;
   }
   return null;
+}
+
+// condition scopes per published app version and time zone: one object, not one per instance
+const scopes = new WeakMap<PublishedApp, { timezone: string; scope: { app: AppDef; timezone: string } }>();
+
+/** The app's entities and the plant's time zone: branch conditions evaluate like list filters. */
+function scopeOf(app: PublishedApp, timezone: string): { app: AppDef; timezone: string } {
+  const hit = scopes.get(app);
+  if (hit && hit.timezone === timezone) return hit.scope;
+  const scope = { app: { name: app.def.name, label: app.def.label, entities: app.def.entities }, timezone };
+  scopes.set(app, { timezone, scope });
+  return scope;
 }
 
 /** What the approval sees of a document: its field values plus name, owner department and creator. */
@@ -103,7 +116,8 @@ export function linkRecords(ctx: AppContext): void {
         title: titleOf(app, e.entity, e.record),
         actor: e.actor,
         picks: picksOf.get(tx),
-        scope: { app: { name: app.def.name, label: app.def.label, entities: app.def.entities }, timezone: e.ctx.config.timezone },
+        scope: scopeOf(app, e.ctx.config.timezone),
+        pinned: true, // the tree and scope are the published version's: the instance reads them from it
         now: e.ctx.clock.now(),
       });
       // approved at once (every step auto-approved): the submit goes ahead normally
@@ -157,6 +171,13 @@ export function linkRecords(ctx: AppContext): void {
     const current = await getRecordInTx(tx, c, systemActor, e.app, e.entity, e.recordId);
     const updated = await updateRecordInTx(tx, c, systemActor, e.app, e.entity, e.recordId, e.changes, { expectedVersion: current.version, allowSubmitted: true });
     return documentSnapshot(updated);
+  });
+
+  setPinnedLoader(async (sql: Sql, ref) => {
+    const app = await getPublishedVersion(sql, ref.app, ref.version);
+    if (!app?.entities.get(ref.entity)) return null;
+    const definition = workflowOf(app, ref.entity);
+    return definition ? { definition, scope: scopeOf(app, linkedCtx!.config.timezone) } : null;
   });
 
   setDocumentLoader(async (sql: Sql, ref) => {

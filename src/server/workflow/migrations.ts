@@ -190,4 +190,12 @@ create table wf_calendars (
   updated_by uuid references users(id)
 );`,
   },
+  {
+    // An approval of a published app is pinned to its app version, whose tree and entities never
+    // change: it keeps no copy of them (a copy per instance cost kilobytes of JSON written, then
+    // read and parsed on every action). Instances started from a tree given directly still copy it.
+    id: 'workflow.004-pinned-definition',
+    up: `alter table wf_instances alter column definition drop not null;
+alter table wf_instances add column if not exists pinned boolean not null default false;`,
+  },
 ];

@@ -3,7 +3,7 @@
 // caller's transaction and every mutation of an instance first locks its row, so two people
 // acting at once on the same instance are serialised and the second sees the first's result.
 import { randomUUID } from 'node:crypto';
-import { combineStatements, deferWrite, sendWrite, type Statement, type Tx } from '../db/index.ts';
+import { combineStatements, deferWrite, sendWrite, type Sql, type Statement, type Tx } from '../db/index.ts';
 import type { Actor } from '../platform/context.ts';
 import { conflict, forbidden, notFound, unprocessable } from '../platform/errors.ts';
 import {
@@ -17,7 +17,7 @@ import {
 import { evaluate } from './condition.ts';
 import { ConditionError, evaluateCondition } from '../../shared/condition-eval.ts';
 import type { AppDef, Condition } from '../../shared/definition.ts';
-import { runOutcomeHooks, runRecordChangeHooks, workflowAction, type Outcome } from './hooks.ts';
+import { getPinnedLoader, runOutcomeHooks, runRecordChangeHooks, workflowAction, type Outcome } from './hooks.ts';
 import { admins, managerOf, primaryDepartment, resolveApprovers, slaMinutes, usersByName, type ResolveContext } from './resolve.ts';
 import { Tree } from './tree.ts';
 import { slaDue } from './calendar-store.ts';
@@ -31,10 +31,13 @@ export interface InstanceRow {
   entity: string;
   record_id: string;
   title: string;
+  /** The tree; stored only for an instance that is not pinned (filled from the version on load). */
   definition: WorkflowDef;
   record: Record<string, unknown>;
   picks: Record<string, string[]>;
   scope: ConditionScope | null;
+  /** Runs on the tree and entities of its published app version (`app`, `app_version`), not on a copy. */
+  pinned: boolean;
   status: 'running' | 'returned' | 'approved' | 'rejected' | 'withdrawn' | 'cancelled';
   round: number;
   initiator_id: string;
@@ -320,11 +323,39 @@ function nodeLabel(node: WorkflowNode): string {
 // ---------------------------------------------------------------------------------------------
 // loading and locking
 
+// Trees by their definition object: a pinned version's tree is built once, not per action.
+const trees = new WeakMap<WorkflowDef, Tree>();
+
+function treeOf(inst: InstanceRow): Tree {
+  let tree = trees.get(inst.definition);
+  if (!tree) trees.set(inst.definition, (tree = new Tree(inst.definition)));
+  return tree;
+}
+
+/**
+ * Fills the tree and condition scope of a pinned instance from its app version (read once per
+ * process and version). Every reader of an instance row calls it before using either.
+ */
+export async function resolveInstance<T extends Pick<InstanceRow, 'app' | 'app_version' | 'entity' | 'pinned'> & { definition: WorkflowDef | null; scope?: ConditionScope | null }>(
+  sql: Sql,
+  inst: T,
+): Promise<T & { definition: WorkflowDef }> {
+  if (inst.pinned) {
+    const loader = getPinnedLoader();
+    const found = loader ? await loader(sql, { app: inst.app, version: inst.app_version, entity: inst.entity }) : null;
+    if (!found) throw new Error(`the approval tree of ${inst.app} version ${inst.app_version} (${inst.entity}) is not available`);
+    inst.definition = found.definition;
+    if ('scope' in inst) inst.scope = found.scope;
+  }
+  return inst as T & { definition: WorkflowDef };
+}
+
 export async function lockInstance(tx: Tx, id: string, actor: Actor, now: Date): Promise<Exec> {
   const r = await tx.query<InstanceRow>('select * from wf_instances where id = $1 for update', [id]);
   const inst = r.rows[0];
   if (!inst) throw notFound(`There is no approval instance ${id}.`);
-  return { tx, now, actor, inst, tree: new Tree(inst.definition), saved: instanceState(inst) };
+  await resolveInstance(tx, inst);
+  return { tx, now, actor, inst, tree: treeOf(inst), saved: instanceState(inst) };
 }
 
 const TASK_COLUMNS = [
@@ -356,7 +387,8 @@ export async function lockTask(tx: Tx, taskId: string, actor: Actor, now: Date):
     delete row[`t.${c}`];
   }
   const inst = row as InstanceRow;
-  return { x: { tx, now, actor, inst, tree: new Tree(inst.definition), saved: instanceState(inst) }, task: task as unknown as TaskRow };
+  await resolveInstance(tx, inst);
+  return { x: { tx, now, actor, inst, tree: treeOf(inst), saved: instanceState(inst) }, task: task as unknown as TaskRow };
 }
 
 async function runOf(x: Exec, runId: string): Promise<RunRow> {
@@ -379,6 +411,11 @@ export interface StartOptions {
   picks?: Record<string, string[]>;
   /** Published app entities and plant time zone: conditions then follow the filter language exactly. */
   scope?: ConditionScope;
+  /**
+   * `workflow` and `scope` are those of the published version `appVersion` of `app`: the instance
+   * keeps no copy of them and reads them from that (immutable) version when it is worked on.
+   */
+  pinned?: boolean;
   now: Date;
 }
 
@@ -414,11 +451,26 @@ export async function startInstance(tx: Tx, o: StartOptions): Promise<StartResul
   const title = o.title ?? `${o.workflow.label.zh} · ${o.recordId}`;
   // at most one live instance per document (unique index wf_instances_live): the insert says so
   const ins = await tx.query<InstanceRow>(
-    `insert into wf_instances (app, app_version, workflow, entity, record_id, title, definition, record, picks, scope, status, round, initiator_id, initiator_department_id, created_at, updated_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'running', 1, $11, $12, $13, $13)
+    `insert into wf_instances (app, app_version, workflow, entity, record_id, title, definition, record, picks, scope, pinned, status, round, initiator_id, initiator_department_id, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $13, $14, $14)
      on conflict (app, entity, record_id) where status in ('running', 'returned') do nothing
-     returning *`,
-    [o.app, o.appVersion, o.workflow.name, o.workflow.entity, o.recordId, title, JSON.stringify(o.workflow), JSON.stringify(o.record), JSON.stringify(picks), o.scope ? JSON.stringify(o.scope) : null, initiatorId, dept, o.now],
+     returning id, round, created_at, updated_at`,
+    [
+      o.app,
+      o.appVersion,
+      o.workflow.name,
+      o.workflow.entity,
+      o.recordId,
+      title,
+      o.pinned ? null : JSON.stringify(o.workflow),
+      JSON.stringify(o.record),
+      JSON.stringify(picks),
+      o.scope && !o.pinned ? JSON.stringify(o.scope) : null,
+      o.pinned === true,
+      initiatorId,
+      dept,
+      o.now,
+    ],
   );
   if (!ins.rows[0]) {
     const existing = await tx.query<{ id: string }>(
@@ -428,7 +480,26 @@ export async function startInstance(tx: Tx, o: StartOptions): Promise<StartResul
     const id = existing.rows[0]?.id ?? null;
     throw conflict(`This document already has an approval in progress (instance ${id}). Withdraw it first or wait for its outcome.`, { instanceId: id });
   }
-  const x: Exec = { tx, now: o.now, actor: o.actor, inst: ins.rows[0], tree: new Tree(o.workflow) };
+  // the row as written (the insert answers only what the database filled in)
+  const inst: InstanceRow = {
+    ...ins.rows[0],
+    app: o.app,
+    app_version: o.appVersion,
+    workflow: o.workflow.name,
+    entity: o.workflow.entity,
+    record_id: o.recordId,
+    title,
+    definition: o.workflow,
+    record: o.record,
+    picks,
+    scope: o.scope ?? null,
+    pinned: o.pinned === true,
+    status: 'running',
+    initiator_id: initiatorId,
+    initiator_department_id: dept,
+    ended_at: null,
+  };
+  const x: Exec = { tx, now: o.now, actor: o.actor, inst, tree: treeOf(inst) };
   x.saved = instanceState(x.inst);
   await addEvent(x, 'started', { nodeId: o.workflow.root.id, detail: { appVersion: o.appVersion, workflow: o.workflow.name } });
   await deferWrite(tx, runStatement(x, { id: randomUUID(), node_id: o.workflow.root.id, node_type: 'initiator', parent_run_id: null, round: 1, status: 'completed', state: {} }));

@@ -22,6 +22,7 @@ import {
   type DecisionInput,
   type InstanceRow,
   pendingTasks,
+  resolveInstance,
   type PendingTask,
   type StartResult,
   type TaskRow,
@@ -226,11 +227,12 @@ export async function canReadFileViaApprovals(sql: Sql, actor: Actor, fileId: st
   for (const inst of attached.rows) if (await canRead(sql, actor, inst)) return true;
   for (const ref of refs) {
     const field = ref.field.split('.')[0]!;
-    const insts = await sql.query<{ id: string; initiator_id: string; definition: WorkflowDef }>(
-      'select id, initiator_id, definition from wf_instances where app = $1 and entity = $2 and record_id = $3',
+    const insts = await sql.query<{ id: string; initiator_id: string; definition: WorkflowDef | null; app: string; app_version: number; entity: string; pinned: boolean }>(
+      'select id, initiator_id, definition, app, app_version, entity, pinned from wf_instances where app = $1 and entity = $2 and record_id = $3',
       [ref.app, ref.entity, ref.recordId],
     );
-    for (const inst of insts.rows) {
+    for (const row of insts.rows) {
+      const inst = await resolveInstance(sql, row);
       if (!(await canRead(sql, actor, inst))) continue;
       const tasks = await sql.query<{ node_id: string }>('select distinct node_id from wf_tasks where instance_id = $1 and (assignee_id = $2 or on_behalf_of = $2)', [
         inst.id,
@@ -252,7 +254,7 @@ async function loadInstance(sql: Sql, id: string): Promise<InstanceRow> {
   if (!UUID.test(id)) throw notFound(`There is no approval instance ${id}.`);
   const r = await sql.query<InstanceRow>('select * from wf_instances where id = $1', [id]);
   if (!r.rows[0]) throw notFound(`There is no approval instance ${id}.`);
-  return r.rows[0];
+  return resolveInstance(sql, r.rows[0]);
 }
 
 export interface TrailEntry {
