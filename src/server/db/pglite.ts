@@ -38,7 +38,7 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
     },
     onError: onHookError,
   });
-  return {
+  const database: Database = {
     kind: 'pglite',
     query,
     async exec(script) {
@@ -56,6 +56,7 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
             await t.exec(script);
           },
         }));
+        (made.tx as { database?: Database }).database = database;
         const r = await fn(made.tx);
         await made.flush();
         return r;
@@ -80,4 +81,5 @@ export async function openPglite(dataDir: string | undefined, onHookError: (e: u
       }
     },
   };
+  return database;
 }

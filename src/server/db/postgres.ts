@@ -90,7 +90,7 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
   };
   // this process's listeners at once; other processes by a NOTIFY, at most one per channel per 50 ms
   const notifier = wakeNotifier({ send: (channel) => pool.query(`select pg_notify($1, '')`, [channel]), local: wakeLocal, onError: onHookError });
-  return {
+  const database: Database = {
     kind: 'postgres',
     query,
     async exec(script) {
@@ -162,6 +162,7 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
           await inTx(script);
         },
       });
+      (made.tx as { database?: Database }).database = database;
       made.tx.send = (statement) => {
         track(issue(statement.text, statement.params));
       };
@@ -227,4 +228,5 @@ export async function openPostgres(url: string, onHookError: (e: unknown) => voi
       await pool.end();
     },
   };
+  return database;
 }

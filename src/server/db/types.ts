@@ -22,10 +22,12 @@ export interface Statement {
 /** An open transaction. `afterCommit` callbacks run once the transaction has committed (never on rollback). */
 export interface Tx extends Sql {
   afterCommit(fn: () => void | Promise<void>): void;
+  /** The database this transaction runs on: an identity for per-database caches. */
+  readonly database?: Database;
   /**
-   * Wakes the listeners of `channel` once this transaction has committed (never on rollback).
-   * The NOTIFY is sent after commit, OUTSIDE the transaction, coalesced per process (at most one
-   * in flight per channel; commits during it cause exactly one more). Never NOTIFY inside a
+   * Wakes the listeners of `channel` once this transaction has committed (never on rollback):
+   * this process's at once, other processes' by a NOTIFY sent after commit, OUTSIDE the
+   * transaction, folded to at most one per channel per 50 ms (db/tx.ts wakeNotifier). Never NOTIFY inside a
    * transaction: PostgreSQL takes a database-wide lock at the commit of a transaction that
    * notified and holds it through the commit's WAL flush, so such commits cannot be grouped and
    * every writer is serialised behind one flush each.

@@ -207,7 +207,42 @@ function flowSettings(d: z.infer<typeof Delivery>, connectorKind: string) {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Could any channel take a notification? Every approval step notifies someone; most plants have
+// channels for a few kinds only. Per database, the enabled channels' kinds and apps are kept in
+// memory, re-read at most every CHANNEL_RULES_STALE_MS (a channel enabled by another Trellis
+// process counts within that time, as app definitions do) and forgotten at once when this
+// process changes a channel. When none could take it, a notification costs no statement; when
+// one could, the insert still checks exactly (flow enabled, kind, app) in the database.
+
+const CHANNEL_RULES_STALE_MS = 2000;
+const channelRules = new WeakMap<object, { at: number; rules: Array<{ kinds: string[]; app: string | null }> }>();
+
+/** False only when no enabled channel takes notifications of this kind and app. */
+export async function channelCouldTake(tx: Tx, kind: string, app: string | null): Promise<boolean> {
+  const db = tx.database;
+  if (!db) return true; // a view of a transaction: no cache, the insert decides
+  let known = channelRules.get(db);
+  if (!known || Date.now() - known.at >= CHANNEL_RULES_STALE_MS) {
+    const r = await tx.query<{ kinds: string[]; app: string | null }>('select kinds, app from notify_channels where enabled');
+    known = { at: Date.now(), rules: r.rows };
+    channelRules.set(db, known);
+  }
+  return known.rules.some((c) => (c.kinds.includes('*') || c.kinds.includes(kind)) && (c.app === null || c.app === app));
+}
+
+/** A channel changed: re-read the rules now (this transaction sees its change) and after commit. */
+function forgetChannelRules(tx: Tx): void {
+  const db = tx.database;
+  if (!db) return;
+  channelRules.delete(db);
+  tx.afterCommit(() => {
+    channelRules.delete(db);
+  });
+}
+
 export async function createChannel(tx: Tx, actor: Actor, input: ChannelCreate): Promise<ChannelRow> {
+  forgetChannelRules(tx);
   const conn = await connectorOf(tx, input.connector);
   checkShape(input.audience, conn.kind, input.to);
   await checkDepartment(tx, input.departmentId);
@@ -236,6 +271,7 @@ export async function createChannel(tx: Tx, actor: Actor, input: ChannelCreate):
 }
 
 export async function updateChannel(tx: Tx, actor: Actor, idOrName: string, patch: ChannelPatch): Promise<ChannelRow> {
+  forgetChannelRules(tx);
   const cur = await getChannel(tx, idOrName);
   await tx.query('select 1 from notify_channels where id = $1 for update', [cur.id]);
   const conn = patch.connector === undefined ? { id: cur.connector_id, name: cur.connector_name, kind: cur.connector_kind } : await connectorOf(tx, patch.connector);
@@ -273,6 +309,7 @@ export async function updateChannel(tx: Tx, actor: Actor, idOrName: string, patc
 }
 
 export async function deleteChannel(tx: Tx, actor: Actor, idOrName: string): Promise<void> {
+  forgetChannelRules(tx);
   const cur = await getChannel(tx, idOrName);
   await flowService.deleteFlow(tx, actor, cur.flow_id); // cascades to the channel row
   await appendAudit(tx, actor, { action: 'notify.channel.delete', targetType: 'notify_channel', targetId: cur.id, detail: { name: cur.name, connector: cur.connector_name } });

@@ -16,7 +16,7 @@ import { combineStatements, type Statement, type Tx } from '../db/index.ts';
 import { badRequest } from '../platform/errors.ts';
 import { OUTBOX_CHANNEL, outboxStatement } from '../platform/events/index.ts';
 import { flowService } from '../integration/index.ts';
-import { NOTIFY_EVENT, NOTIFY_REQUESTED, channelSource } from './channels.ts';
+import { NOTIFY_EVENT, NOTIFY_REQUESTED, channelCouldTake, channelSource } from './channels.ts';
 import { OUTCOME_WORDS, pick, plainText, render, type Language, type TemplateRow } from './templates.ts';
 
 export interface NotificationInput {
@@ -177,6 +177,11 @@ export async function sendNotification(tx: Tx, input: NotificationInput): Promis
     fromUserId: input.fromUserId ?? null,
     link: input.link ?? null,
   };
+  // no enabled channel could take it (checked in memory, see channelCouldTake): no fan-out request
+  if (!(await channelCouldTake(tx, input.kind, input.app ?? null))) {
+    await queue(tx, statements);
+    return { eventId: null };
+  }
   const eventId = randomUUID();
   statements.push({
     text: `insert into outbox (event_id, type, source, subject, time, data, partition_key)
@@ -184,13 +189,19 @@ export async function sendNotification(tx: Tx, input: NotificationInput): Promis
     params: [input.kind, input.app ?? null, eventId, at.toISOString(), JSON.stringify(data)],
   });
   tx.notifyAfterCommit(OUTBOX_CHANNEL);
+  await queue(tx, statements);
+  return { eventId };
+}
+
+/** Queues the statements for commit (or runs them now in a transaction without a queue). */
+async function queue(tx: Tx, statements: Statement[]): Promise<void> {
+  if (!statements.length) return;
   const d = tx as DeferringTx;
   if (d.beforeCommit) for (const st of statements) d.beforeCommit(st);
   else {
     const all = combineStatements(statements);
     await tx.query(all.text, all.params);
   }
-  return { eventId };
 }
 
 const READ = `
