@@ -219,8 +219,10 @@ describe('branches', () => {
     const edge = await f.start('wang.operator', expense, { amount: '50000.00' });
     await f.act('li.teamlead', await f.taskOf(edge, 'li.teamlead'), { action: 'approve' });
     expect(await f.status(edge)).toBe('approved');
-    const branch = await f.t.ctx.db.query<{ state: { branch: string } }>(`select state from wf_node_runs where instance_id = $1 and node_id = 'amount'`, [edge]);
-    expect(branch.rows[0]!.state.branch).toBe('normal');
+    const branch = await f.t.ctx.db.query<{ detail: { branch: string } }>(`select detail from wf_events where instance_id = $1 and node_id = 'amount' and type = 'branch_chosen'`, [edge]);
+    expect(branch.rows.map((r) => r.detail.branch)).toEqual(['normal']);
+    // a node that is over as it starts leaves its trail event, no run
+    expect((await f.t.ctx.db.query(`select 1 from wf_node_runs where instance_id = $1 and node_type in ('initiator', 'condition', 'cc')`, [edge])).rowCount).toBe(0);
     // the CC after the condition reached finance in both cases
     const ccd = await f.t.ctx.db.query<{ n: number }>(`select count(*)::int as n from wf_cc where instance_id = any($1::uuid[])`, [[big, edge]]);
     expect(ccd.rows[0]!.n).toBe(4); // feng.finance and cao.finance, twice

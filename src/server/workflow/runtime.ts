@@ -502,7 +502,6 @@ export async function startInstance(tx: Tx, o: StartOptions): Promise<StartResul
   const x: Exec = { tx, now: o.now, actor: o.actor, inst, tree: treeOf(inst) };
   x.saved = instanceState(x.inst);
   await addEvent(x, 'started', { nodeId: o.workflow.root.id, detail: { appVersion: o.appVersion, workflow: o.workflow.name } });
-  await deferWrite(tx, runStatement(x, { id: randomUUID(), node_id: o.workflow.root.id, node_type: 'initiator', parent_run_id: null, round: 1, status: 'completed', state: {} }));
   await continueAfter(x, o.workflow.root.id, null);
   await saveInstance(x);
   return { instanceId: x.inst.id, status: x.inst.status, pendingTasks: pendingTasks(x) };
@@ -548,15 +547,14 @@ function newRun(x: Exec, node: WorkflowNode, parentRunId: string | null, status:
 }
 
 /**
- * Writes a node run. A run that is over as it starts ('completed': condition, cc, action, end)
- * is write-only for the rest of the transaction (returns look for approved people runs, joins
- * for parallel runs, timers for active ones), so it goes with the rows written before commit.
+ * Writes the run of a node that takes time (people, parallel, delay). A node that is over as it
+ * starts (initiator, condition, cc, action, end) has no run: nothing ever reads one (returns look
+ * for approved people runs, joins for parallel runs, timers for active ones), and its trail event
+ * (`started`, `branch_chosen`, `cc`, `action_run`, the outcome) already says what it did.
  */
-async function insertRun(x: Exec, node: WorkflowNode, parentRunId: string | null, status: string, state: Record<string, unknown> = {}): Promise<RunRow> {
+async function insertRun(x: Exec, node: WorkflowNode, parentRunId: string | null, status: 'active' | 'waiting', state: Record<string, unknown> = {}): Promise<RunRow> {
   const run = newRun(x, node, parentRunId, status, state);
-  const s = runStatement(x, run);
-  if (status === 'completed') await deferWrite(x.tx, s);
-  else await sendWrite(x.tx, s);
+  await sendWrite(x.tx, runStatement(x, run));
   return run;
 }
 
@@ -570,7 +568,6 @@ async function enterNode(x: Exec, node: WorkflowNode, parentRunId: string | null
       return enterPeopleNode(x, node, parentRunId);
     case 'cc': {
       const ids = await resolveApprovers(x.tx, node.approvers, resolveCtx(x, node.id));
-      await insertRun(x, node, parentRunId, 'completed', { users: ids });
       if (ids.length) {
         await deferWrite(x.tx, {
           text: `insert into wf_cc (instance_id, node_id, user_id, created_at) select $1::uuid, $2::text, u, $4::timestamptz from unnest($3::uuid[]) with ordinality as c(u, o) order by o on conflict do nothing`,
@@ -585,7 +582,6 @@ async function enterNode(x: Exec, node: WorkflowNode, parentRunId: string | null
       const record = conditionRecord(x);
       const chosen = node.branches.find((b) => !b.default && b.when && branchMatches(x, node.id, b.id, b.when, record)) ?? node.branches.find((b) => b.default);
       if (!chosen) throw unprocessable(`No branch of "${nodeLabel(node)}" applies and it has no default branch.`);
-      await insertRun(x, node, parentRunId, 'completed', { branch: chosen.id });
       await addEvent(x, 'branch_chosen', { nodeId: node.id, detail: { branch: chosen.id, label: chosen.name?.zh ?? null }, system: true });
       if (chosen.next) return enterNode(x, chosen.next, parentRunId);
       return continueAfter(x, node.id, parentRunId);
@@ -621,12 +617,10 @@ async function enterNode(x: Exec, node: WorkflowNode, parentRunId: string | null
         at: x.now,
       });
       if (result?.changes) x.inst.record = { ...x.inst.record, ...result.changes };
-      await insertRun(x, node, parentRunId, 'completed', { action: node.action });
       await addEvent(x, 'action_run', { nodeId: node.id, detail: { action: node.action }, system: true });
       return continueAfter(x, node.id, parentRunId);
     }
     case 'end':
-      await insertRun(x, node, parentRunId, 'completed');
       return finish(x, 'approved');
   }
 }
@@ -1151,7 +1145,6 @@ export async function resubmit(x: Exec, input: DecisionInput): Promise<void> {
   x.inst.round += 1;
   await saveInstance(x);
   await addEvent(x, 'resubmitted', { nodeId: x.tree.def.root.id, comment: input.comment, attachments: input.attachments, detail: { round: x.inst.round, ...(input.changes ? { changes: input.changes } : {}) } });
-  await sendWrite(x.tx, { text: `insert into wf_node_runs (instance_id, node_id, node_type, round, status, started_at, ended_at) values ($1, $2, 'initiator', $3, 'completed', $4, $4)`, params: [x.inst.id, x.tree.def.root.id, x.inst.round, x.now] });
   await runOutcomeHooks(x.tx, outcomeEvent(x, 'resubmitted'));
   await continueAfter(x, x.tree.def.root.id, null);
   await saveInstance(x);
