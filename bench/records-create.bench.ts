@@ -100,6 +100,7 @@ async function measure(server: RunningServer, auth: { cookie: string; csrf: stri
   if (probe.status !== 201) throw new Error(`creating a ${entity} record answered ${probe.status}: ${probeBody.slice(0, 400)}`);
   await load(url, auth, 2); // warm-up: JIT, connection pool, caches
   const r = await load(url, auth, DURATION_S);
+  if (process.env.BENCH_LATENCY) console.error(entity, 'latency ms', JSON.stringify(r.latency)); // the whole distribution, for a diagnosis
   return {
     createsPerSec: round(r['2xx'] / DURATION_S),
     p50Ms: r.latency.p50,
