@@ -147,13 +147,14 @@ function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | nul
     onError: (err) => {
       setFailure(problem(err));
       if (isApiError(err)) {
-        form.setFields(
-          err.errors.flatMap((e) => {
-            const m = /^body\.(config|secrets)\.(.+)$/.exec(e.path);
-            const f = m ? fieldAt(m[1] === 'secrets' ? spec.secrets : spec.config, m[2]!) : undefined;
-            return m && f ? [{ name: [m[1]!, f.key], errors: [e.message] }] : [];
-          }),
-        );
+        const fields = err.errors.flatMap((e) => {
+          const m = /^body\.(config|secrets)\.(.+)$/.exec(e.path);
+          const f = m ? fieldAt(m[1] === 'secrets' ? spec.secrets : spec.config, m[2]!) : undefined;
+          return m && f ? [{ name: [m[1]!, f.key], errors: [e.message] }] : [];
+        });
+        form.setFields(fields);
+        // On a phone the field can be screens above the save button: bring it into view.
+        if (fields[0]) form.scrollToField(fields[0].name, { block: 'center' });
       }
     },
   });
@@ -169,6 +170,7 @@ function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | nul
       if (e instanceof FieldInputError) {
         const secret = spec.secrets.some((f) => f.key === e.key) && !spec.config.some((f) => f.key === e.key);
         form.setFields([{ name: [secret ? 'secrets' : 'config', e.key], errors: [e.message] }]);
+        form.scrollToField([secret ? 'secrets' : 'config', e.key], { block: 'center' });
         setFailure(it('conn.badValue', { msg: e.message }));
       } else setFailure(it('common.invalidJson', { msg: (e as Error).message }));
       return;
@@ -181,7 +183,7 @@ function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | nul
   };
 
   return (
-    <Form form={form} layout="vertical" onFinish={submit} initialValues={initial} requiredMark="optional">
+    <Form form={form} layout="vertical" onFinish={submit} initialValues={initial} requiredMark="optional" scrollToFirstError={{ block: 'center' }}>
         <Form.Item name="kind" label={it('conn.kind')} rules={[{ required: true, message: it('common.required') }]}>
           <Select disabled={!!editing} onChange={kindChanged} data-testid="connector-kind" options={drivers.map((d) => ({ value: d.kind, label: both(d.label, d.kind) }))} />
         </Form.Item>
@@ -254,6 +256,15 @@ export default function ConnectorsPage() {
     done: it('conn.deleted'),
   });
   const driverOf = (kind: string) => drivers.data?.find((d) => d.kind === kind);
+  // Below md (a phone) the list keeps two columns, name and actions, the rest shown under the
+  // name, so a row fits the screen and its buttons are never off to the side.
+  const wide = Grid.useBreakpoint().md !== false;
+  const roleTags = (c: Connector) => [
+    driverOf(c.kind)?.destination ? <Tag key="destination">{it('conn.destination')}</Tag> : null,
+    driverOf(c.kind)?.source ? <Tag key="source">{it('conn.source')}</Tag> : null,
+    c.hasSecrets ? <Tag key="secrets" color="gold">{it('conn.hasSecrets')}</Tag> : null,
+  ];
+  const enabledTag = (e: boolean) => (e ? <Tag key="enabled" color="green">{it('common.enabled')}</Tag> : <Tag key="enabled">{it('common.disabled')}</Tag>);
 
   return (
     <div data-testid="integration-connectors">
@@ -266,14 +277,14 @@ export default function ConnectorsPage() {
         }
       />
       {list.isError ? <QueryProblem error={list.error} /> : null}
-      <Card>
+      <Card size={wide ? 'default' : 'small'}>
         <Table<Connector>
           rowKey="id"
-          size="middle"
+          size={wide ? 'middle' : 'small'}
           loading={list.isPending}
           dataSource={list.data ?? []}
           pagination={false}
-          scroll={{ x: 'max-content' }}
+          scroll={wide ? { x: 'max-content' } : undefined}
           locale={{ emptyText: it('conn.empty') }}
           expandable={{
             expandedRowKeys: Object.keys(tests),
@@ -294,21 +305,28 @@ export default function ConnectorsPage() {
             },
           }}
           columns={[
-            { title: it('common.name'), dataIndex: 'name', render: (n: string, c) => (<span><strong>{n}</strong>{c.description ? <div className="int-muted">{c.description}</div> : null}</span>) },
-            { title: it('conn.kind'), dataIndex: 'kind', render: (k: string) => both(driverOf(k)?.label, k) },
             {
-              title: it('conn.role'),
-              key: 'role',
-              render: (_: unknown, c) => (
-                <Space size={4} wrap>
-                  {driverOf(c.kind)?.destination ? <Tag>{it('conn.destination')}</Tag> : null}
-                  {driverOf(c.kind)?.source ? <Tag>{it('conn.source')}</Tag> : null}
-                  {c.hasSecrets ? <Tag color="gold">{it('conn.hasSecrets')}</Tag> : null}
-                </Space>
+              title: it('common.name'),
+              dataIndex: 'name',
+              render: (n: string, c) => (
+                <span className={wide ? undefined : 'int-wrap'}>
+                  <strong>{n}</strong>
+                  {c.description ? <div className="int-muted">{c.description}</div> : null}
+                  {wide ? null : (
+                    <div className="int-conn-more">
+                      <div className="int-muted">{both(driverOf(c.kind)?.label, c.kind)}</div>
+                      <Space size={4} wrap>
+                        {[...roleTags(c), enabledTag(c.enabled)]}
+                      </Space>
+                    </div>
+                  )}
+                </span>
               ),
             },
-            { title: it('common.enabled'), dataIndex: 'enabled', render: (e: boolean) => (e ? <Tag color="green">{it('common.enabled')}</Tag> : <Tag>{it('common.disabled')}</Tag>) },
-            { title: it('conn.updated'), dataIndex: 'updatedAt', render: when },
+            { title: it('conn.kind'), dataIndex: 'kind', responsive: ['md'], render: (k: string) => both(driverOf(k)?.label, k) },
+            { title: it('conn.role'), key: 'role', responsive: ['md'], render: (_: unknown, c) => <Space size={4} wrap>{roleTags(c)}</Space> },
+            { title: it('common.enabled'), dataIndex: 'enabled', responsive: ['md'], render: enabledTag },
+            { title: it('conn.updated'), dataIndex: 'updatedAt', responsive: ['md'], render: when },
             {
               title: it('common.actions'),
               key: 'actions',
