@@ -33,7 +33,7 @@ import { TimerWorker } from '../../src/server/workflow/index.ts';
 import { startMailServer, startRobots, type MailServer, type Robots } from '../helpers/robots.ts';
 import { TRYTON_DB, TRYTON_PASSWORD, TRYTON_USER, seedTryton, startTryton, type TestTryton } from '../helpers/tryton.ts';
 import { ManualClock } from '../workflow-helpers.ts';
-import { ADMIN_PASSWORD, apiSession, repoRoot, DEMO_PASSWORD, freePort, freshDatabase, horizontalOverflow, launchBrowser, newContext, PHONE, screenshot, signInUi, unlabelledInputs, type ApiSession } from './helpers.ts';
+import { ADMIN_PASSWORD, apiSession, DEMO_PASSWORD, freePort, freshDatabase, horizontalOverflow, launchBrowser, newContext, PHONE, screenshot, signInUi, unlabelledInputs, webSnapshot, type ApiSession } from './helpers.ts';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
 const TITLE = '法兰盘内孔超差 Φ52H7';
@@ -125,29 +125,6 @@ async function trytonNotes(): Promise<Array<{ id: number; message: string }>> {
 }
 
 const mentions = (text: string) => text.includes(TITLE) || (recordName !== '' && text.includes(recordName));
-
-/**
- * A copy of the built web console that this server serves: the global setup built src/web/dist,
- * and another test run that rebuilds it (sources changed) must not take the files away from a
- * running browser. Waits until a build in progress has finished (index.html and its scripts there).
- */
-async function webSnapshot(into: string): Promise<string> {
-  const dist = path.join(repoRoot, 'src/web/dist');
-  for (let i = 0; i < 240; i++) {
-    try {
-      const before = fs.statSync(path.join(dist, 'index.html')).mtimeMs;
-      fs.rmSync(into, { recursive: true, force: true });
-      fs.cpSync(dist, into, { recursive: true });
-      const html = fs.readFileSync(path.join(into, 'index.html'), 'utf8');
-      const refs = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+)"/g)].map((m) => m[1]!);
-      if (refs.length && refs.every((r) => fs.existsSync(path.join(into, r))) && fs.statSync(path.join(dist, 'index.html')).mtimeMs === before) return into;
-    } catch {
-      /* being rebuilt */
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('src/web/dist did not settle: is a web build stuck?');
-}
 
 beforeAll(async () => {
   clock = new ManualClock(new Date().toISOString());

@@ -173,6 +173,30 @@ export async function startServer(opts: StartOptions = {}): Promise<TrellisServe
   return { url, port, dataDir, output: () => output, stop };
 }
 
+/**
+ * A copy of the built web console for a server run in the test process (createTrellis with a
+ * webRoot, as the Andon tests do to move a ManualClock): the global setup built src/web/dist,
+ * and another test run that rebuilds it (sources changed) must not take the files away from a
+ * running browser. Waits until a build in progress has finished (index.html and its scripts there).
+ */
+export async function webSnapshot(into: string): Promise<string> {
+  const dist = path.join(repoRoot, 'src/web/dist');
+  for (let i = 0; i < 240; i++) {
+    try {
+      const before = fs.statSync(path.join(dist, 'index.html')).mtimeMs;
+      fs.rmSync(into, { recursive: true, force: true });
+      fs.cpSync(dist, into, { recursive: true });
+      const html = fs.readFileSync(path.join(into, 'index.html'), 'utf8');
+      const refs = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+)"/g)].map((m) => m[1]!);
+      if (refs.length && refs.every((r) => fs.existsSync(path.join(into, r))) && fs.statSync(path.join(dist, 'index.html')).mtimeMs === before) return into;
+    } catch {
+      /* being rebuilt */
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('src/web/dist did not settle: is a web build stuck?');
+}
+
 /** Debian's Chromium through playwright-core. Never downloads a browser. */
 export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   if (!fs.existsSync(CHROMIUM_PATH)) {
