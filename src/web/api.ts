@@ -353,6 +353,8 @@ export interface TrailEntry {
   nodeName: string | null;
   taskId: string | null;
   actor: { id: string | null; username: string | null; displayName: string | null };
+  /** Who the task went to (escalated, transferred, delegated). */
+  to?: { id: string; username: string; displayName: string } | null;
   comment: string | null;
   detail: Record<string, unknown>;
 }

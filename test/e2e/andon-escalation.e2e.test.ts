@@ -127,6 +127,8 @@ interface ShownEntry {
   word: string;
   node: string;
   who: string;
+  /** The person a hand-over went to, as the trail names them ('' for other entries). */
+  to: string;
   at: string;
 }
 
@@ -136,11 +138,12 @@ async function shownTrail(page: Page): Promise<ShownEntry[]> {
   await trail.waitFor();
   return trail.locator('.trail-entry').evaluateAll((entries) =>
     entries.map((e) => {
-      const texts = [...e.querySelectorAll(':scope > div > .ant-typography')].map((x) => x.textContent ?? '');
+      const texts = [...e.querySelectorAll(':scope > div > .ant-typography:not(.trail-to)')].map((x) => x.textContent ?? '');
       return {
         word: e.querySelector(':scope > .ant-typography')?.textContent ?? '',
         node: e.querySelector('.trail-node')?.textContent ?? '',
         who: texts[0] ?? '',
+        to: (e.querySelector('.trail-to')?.textContent ?? '').replace('→', '').trim(),
         at: texts[1] ?? '',
       };
     }),
@@ -307,12 +310,16 @@ describe('Andon: an exception nobody handles escalates level by level to the top
     expect(await escalationNotices(CHAIN[1])).toBe(1);
     expect(await escalationNotices(CHAIN[2])).toBe(1);
     // the trail (API) names each hand-over, in order
-    const trail = await admin.call<{ trail: Array<{ type: string; at: string; detail: { from?: string; to?: string; level?: number } }> }>('GET', `/workflow/instances/${instanceId}`);
+    const trail = await admin.call<{ trail: Array<{ type: string; at: string; detail: { from?: string; to?: string; level?: number }; to: { username: string } | null }> }>(
+      'GET',
+      `/workflow/instances/${instanceId}`,
+    );
     const ups = trail.body.trail.filter((e) => e.type === 'escalated');
     expect(ups.map((e) => e.detail)).toEqual([
       expect.objectContaining({ from: await userId(CHAIN[0]), to: await userId(CHAIN[1]), level: 1 }),
       expect.objectContaining({ from: await userId(CHAIN[1]), to: await userId(CHAIN[2]), level: 2 }),
     ]);
+    expect(ups.map((e) => e.to?.username)).toEqual([CHAIN[1], CHAIN[2]]);
   });
 
   it("the plant manager's task page shows both escalations in the trail, in order, at their times", async () => {
@@ -323,8 +330,9 @@ describe('Andon: an exception nobody handles escalates level by level to the top
     const entries = await shownTrail(page);
     const escalations = entries.filter((e) => e.word === '已升级');
     expect(escalations).toEqual([
-      { word: '已升级', node: '责任班组确认', who: 'system', at: at(RESPONSE_MINUTES) },
-      { word: '已升级', node: '责任班组确认', who: 'system', at: at(2 * RESPONSE_MINUTES) },
+      // by the system, to the next manager up, named
+      { word: '已升级', node: '责任班组确认', who: '系统', to: '赵刚', at: at(RESPONSE_MINUTES) },
+      { word: '已升级', node: '责任班组确认', who: '系统', to: '陈明', at: at(2 * RESPONSE_MINUTES) },
     ]);
     // and in the order things happened: reported, reminded at 10 min, escalated at 15, …
     expect(entries.map((e) => `${e.word}@${e.at}`)).toEqual([
@@ -379,7 +387,7 @@ describe('Andon: an exception nobody handles escalates level by level to the top
     await poll(async () => (await shownTrail(reporter)).at(-1)?.word).toBe('审批通过');
     const entries = await shownTrail(reporter);
     const team = entries.filter((e) => e.node === '责任班组确认' && ['已升级', '已办理'].includes(e.word));
-    expect(team.map((e) => `${e.word} ${e.who}`)).toEqual(['已升级 system', '已升级 system', '已办理 陈明']);
+    expect(team.map((e) => `${e.word} ${e.who}${e.to ? ` → ${e.to}` : ''}`)).toEqual(['已升级 系统 → 赵刚', '已升级 系统 → 陈明', '已办理 陈明']);
     expect(entries.filter((e) => e.word === '已升级')).toHaveLength(2);
     await screenshot(reporter, 'andon-escalation-closed-trail');
 

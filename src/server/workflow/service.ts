@@ -257,6 +257,9 @@ async function loadInstance(sql: Sql, id: string): Promise<InstanceRow> {
   return resolveInstance(sql, r.rows[0]);
 }
 
+/** Trail events that hand a task to someone (`detail.to`): the trail names that person. */
+const HANDED_OVER = new Set(['escalated', 'transferred', 'delegated']);
+
 export interface TrailEntry {
   seq: number;
   at: string;
@@ -265,6 +268,8 @@ export interface TrailEntry {
   nodeName: string | null;
   taskId: string | null;
   actor: { id: string | null; username: string | null; displayName: string | null };
+  /** The person the task went to (escalated, transferred, delegated); null otherwise. */
+  to: { id: string; username: string; displayName: string } | null;
   onBehalfOf: string | null;
   comment: string | null;
   attachments: unknown[] | null;
@@ -301,6 +306,15 @@ export async function trail(sql: Sql, actor: Actor, instanceId: string): Promise
        from wf_signatures where instance_id = $1 order by signed_at`,
     [instanceId],
   );
+  // who a task went to (escalated, transferred, delegated): named, so the trail says to whom
+  const toIds = [...new Set(ev.rows.flatMap((e) => (HANDED_OVER.has(e.type) && typeof e.detail?.to === 'string' && UUID.test(e.detail.to) ? [e.detail.to] : [])))];
+  const names = new Map(
+    toIds.length ? (await sql.query<{ id: string; username: string; display_name: string }>('select id, username, display_name from users where id = any($1::uuid[])', [toIds])).rows.map((u) => [u.id, u]) : [],
+  );
+  const toOf = (e: { type: string; detail: Record<string, unknown> }) => {
+    const u = HANDED_OVER.has(e.type) && typeof e.detail?.to === 'string' ? names.get(e.detail.to) : undefined;
+    return u ? { id: u.id, username: u.username, displayName: u.display_name } : null;
+  };
   return {
     instance: instanceView(inst),
     trail: ev.rows.map((e) => ({
@@ -311,6 +325,7 @@ export async function trail(sql: Sql, actor: Actor, instanceId: string): Promise
       nodeName: e.node_id && tree.has(e.node_id) ? (tree.node(e.node_id).name?.zh ?? null) : null,
       taskId: e.task_id,
       actor: { id: e.actor_id, username: e.actor_name, displayName: e.display_name },
+      to: toOf(e),
       onBehalfOf: e.on_behalf_of,
       comment: e.comment,
       attachments: e.attachments,

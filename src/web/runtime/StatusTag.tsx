@@ -12,6 +12,11 @@ const STATUS_COLOR: Record<string, string> = {
   rejected: 'red',
   withdrawn: 'default',
   pending: 'blue',
+  escalated: 'orange',
+  transferred: 'default',
+  done: 'green',
+  queued: 'default',
+  waiting: 'default',
 };
 
 export function StatusTag({ status }: { status: string }) {

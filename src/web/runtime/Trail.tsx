@@ -43,7 +43,13 @@ export function ApprovalTrail({ instanceId }: { instanceId: string }) {
                 <Typography.Text strong>{word(e.type)}</Typography.Text>
                 {e.nodeName ? <Tag className="trail-node">{e.nodeName}</Tag> : null}
                 <div>
-                  <Typography.Text>{e.actor.displayName ?? e.actor.username ?? ''}</Typography.Text>{' '}
+                  <Typography.Text>{e.actor.displayName ?? (e.actor.username === 'system' || !e.actor.username ? t('trail.system') : e.actor.username)}</Typography.Text>
+                  {e.to ? (
+                    <Typography.Text className="trail-to" data-testid="trail-to">
+                      {' → '}
+                      {e.to.displayName || e.to.username}
+                    </Typography.Text>
+                  ) : null}{' '}
                   <Typography.Text type="secondary">{formatDateTime(e.at, locale)}</Typography.Text>
                   {e.taskId && signedTasks.has(e.taskId) && (e.type === 'approve' || e.type === 'reject') ? (
                     <Tag icon={<SafetyCertificateOutlined />} color="gold" className="trail-signed">
