@@ -80,9 +80,23 @@ describe('scan page with a camera', () => {
     qrVideo(`${server.url}${recordPath}`, video);
 
     const page = await phoneWithCamera(video);
+    const consoleLines: string[] = [];
+    page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     await page.getByTestId('bottom-nav-scan').click();
     await page.getByRole('button', { name: '打开摄像头' }).click();
-    await page.waitForURL(`**${recordPath}`, { timeout: 30_000 });
+    const opened = await page.waitForURL(`**${recordPath}`, { timeout: 20_000 }).then(
+      () => true,
+      () => false,
+    );
+    if (!opened) {
+      // Once in a full CI run Chromium's fake camera gave the first stream no readable frame
+      // for 30 s (the same test passes alone in ~5 s): say what the page showed, then do what a
+      // person would do — open the scan page again and press the button once more.
+      console.warn(`scan-camera: no record opened after 20 s; the page said: ${await page.locator('.scan-page').innerText().catch(() => '?')}\n${consoleLines.slice(-10).join('\n')}`);
+      await page.reload();
+      await page.getByRole('button', { name: '打开摄像头' }).click();
+      await page.waitForURL(`**${recordPath}`, { timeout: 30_000 });
+    }
     await expect.poll(() => page.getByLabel('访客姓名', { exact: true }).inputValue().catch(() => '')).toBe('扫码测试访客');
     await screenshot(page, 'scan-camera-opened');
   });
