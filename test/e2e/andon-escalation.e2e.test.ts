@@ -12,18 +12,12 @@
 // createTrellis takes) and the test runs the timer worker's single step after moving it; the
 // background workers are not started. PGlite by default, a fresh PostgreSQL database when
 // TRELLIS_E2E_DATABASE_URL is set.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPendingDemos } from '../../src/server/catalog/index.ts';
-import { loadConfig } from '../../src/server/config.ts';
-import { createTrellis, type Trellis } from '../../src/server/main.ts';
-import { TimerWorker } from '../../src/server/workflow/index.ts';
-import { ManualClock } from '../workflow-helpers.ts';
-import { ADMIN_PASSWORD, apiSession, DEMO_PASSWORD, freePort, freshDatabase, horizontalOverflow, launchBrowser, newContext, PHONE, screenshot, signInUi, webSnapshot, type ApiSession } from './helpers.ts';
+import type { Trellis } from '../../src/server/main.ts';
+import type { TimerWorker } from '../../src/server/workflow/index.ts';
+import type { ManualClock } from '../workflow-helpers.ts';
+import { ADMIN_PASSWORD, approvalPeople, DEMO_PASSWORD,  horizontalOverflow, launchBrowser, newContext, PHONE, screenshot, signInUi, startPlantInProcess, type ApiSession, type PlantInProcess } from './helpers.ts';
 
 const TITLE = '车削件外圆振纹 无人响应';
 const REC = '/apps/andon/entities/exception/records';
@@ -38,14 +32,12 @@ const poll = <T,>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000
 const shown = (d: Date) => new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(d);
 
 let trellis: Trellis;
+let plant: PlantInProcess;
 let url = '';
-let dataDir = '';
-let dropDatabase: (() => Promise<void>) | null = null;
 let clock: ManualClock;
 let timers: TimerWorker;
 let browser: Browser;
 let admin: ApiSession;
-const sessions = new Map<string, ApiSession>();
 const pages = new Map<string, Page>();
 const contexts: BrowserContext[] = [];
 let recordId = '';
@@ -54,10 +46,14 @@ let reportedAt: Date;
 /** The team-step task each level of the chain held, by username. */
 const taskIds = new Map<string, string>();
 
-const as = async (username: string): Promise<ApiSession> => {
-  if (!sessions.has(username)) sessions.set(username, await apiSession({ url }, username, username === 'admin' ? ADMIN_PASSWORD : DEMO_PASSWORD));
-  return sessions.get(username)!;
-};
+// the people of the story, each signed in through the API on first use
+const people = approvalPeople(() => ({ url }), { admin: ADMIN_PASSWORD, others: DEMO_PASSWORD });
+const as = people.as;
+const userId = people.userId;
+const act = people.act;
+/** Who has this exception in their to-do list (asked as each of them, through the inbox API). */
+const holders = () => people.holders(PEOPLE, instanceId);
+const taskOf = (username: string) => people.taskOf(username, instanceId, 'the exception');
 
 /** A signed-in phone browser for this person (one each, kept for the whole story). */
 async function phoneOf(username: string): Promise<Page> {
@@ -69,35 +65,6 @@ async function phoneOf(username: string): Promise<Page> {
     pages.set(username, page);
   }
   return pages.get(username)!;
-}
-
-async function userId(username: string): Promise<string> {
-  const r = await admin.call<{ items: Array<{ id: string; username: string }> }>('GET', `/org/users?q=${encodeURIComponent(username)}`);
-  const u = r.body.items.find((x) => x.username === username);
-  if (!u) throw new Error(`no user ${username}`);
-  return u.id;
-}
-
-/** Who has this exception in their to-do list (asked as each of them, through the inbox API). */
-async function holders(): Promise<string[]> {
-  const out: string[] = [];
-  for (const p of PEOPLE) {
-    const r = await (await as(p)).call<{ items: Array<{ instanceId: string }> }>('GET', '/workflow/inbox/todo?limit=100');
-    expect(r.status).toBe(200);
-    if (r.body.items.some((x) => x.instanceId === instanceId)) out.push(p);
-  }
-  return out;
-}
-
-async function taskOf(username: string): Promise<{ id: string; nodeId: string; escalationLevel: number }> {
-  const r = await (await as(username)).call<{ items: Array<{ id: string; instanceId: string; nodeId: string; escalationLevel: number }> }>('GET', '/workflow/inbox/todo?limit=100');
-  const mine = r.body.items.filter((x) => x.instanceId === instanceId);
-  expect(mine, `${username} should hold one task of the exception`).toHaveLength(1);
-  return mine[0]!;
-}
-
-async function act(username: string, taskId: string, body: Record<string, unknown>): Promise<number> {
-  return (await (await as(username)).call('POST', `/workflow/tasks/${taskId}/actions`, body)).status;
 }
 
 /**
@@ -194,40 +161,21 @@ async function checkHandover(from: string, to: string, level: number, at: Date):
 }
 
 beforeAll(async () => {
-  clock = new ManualClock(new Date().toISOString());
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-andon-esc-e2e-'));
-  const webRoot = await webSnapshot(path.join(dataDir, 'web'));
-  const database = await freshDatabase();
-  dropDatabase = database?.drop ?? null;
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  const config = loadConfig({
-    TRELLIS_DATA_DIR: dataDir,
-    TRELLIS_ADMIN_PASSWORD: ADMIN_PASSWORD,
-    TRELLIS_SECRET_KEY: 'andon-escalation-e2e-secret-key',
-    TRELLIS_LOG_LEVEL: process.env.TRELLIS_E2E_LOG_LEVEL ?? 'warn',
-    // the story moves the clock days ahead: sessions (which expire on the same clock) must outlive it
-    TRELLIS_SESSION_TTL_HOURS: '720',
-    ...(database ? { DATABASE_URL: database.url } : {}),
-  });
-  const start = async () => {
-    const t = await createTrellis(config, { seedDemo: true, clock, webRoot, announce: () => {}, logger: pino({ level: config.logLevel }) });
-    const demos = await loadPendingDemos(t.ctx);
-    expect(demos.andon, 'the Andon demo data loads').toBeTruthy();
-    await t.app.listen({ port, host: '127.0.0.1' });
-    return t;
-  };
-  [trellis, browser] = await Promise.all([start(), launchBrowser()]);
-  timers = new TimerWorker(trellis.ctx.db, clock, { workerId: 'andon-escalation-e2e' });
+  const start = () =>
+    startPlantInProcess({
+      tag: 'andon-escalation',
+      // the story moves the clock days ahead: sessions (which expire on the same clock) must outlive it
+      env: { TRELLIS_SECRET_KEY: 'andon-escalation-e2e-secret-key', TRELLIS_SESSION_TTL_HOURS: '720' },
+    });
+  [plant, browser] = await Promise.all([start(), launchBrowser()]);
+  ({ trellis, url, clock, timers } = plant);
   admin = await as('admin');
 }, 240_000);
 
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => {});
   await browser?.close();
-  await trellis?.close();
-  await dropDatabase?.();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await plant?.close();
 });
 
 describe('Andon: an exception nobody handles escalates level by level to the top, then stops', () => {

@@ -18,22 +18,16 @@
 // DeliveryWorker.runOnce) and the demo loader that the catalog engine's start runs, so every step
 // is deterministic instead of waiting on poll intervals. PGlite by default, a fresh PostgreSQL
 // database when TRELLIS_E2E_DATABASE_URL is set (like every e2e test).
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPendingDemos } from '../../src/server/catalog/index.ts';
-import { loadConfig } from '../../src/server/config.ts';
 import { DeliveryWorker, relayOnce } from '../../src/server/integration/index.ts';
 import { date } from '../../src/server/integration/drivers/tryton-rpc.ts';
-import { createTrellis, type Trellis } from '../../src/server/main.ts';
-import { TimerWorker } from '../../src/server/workflow/index.ts';
+import type { Trellis } from '../../src/server/main.ts';
+import type { TimerWorker } from '../../src/server/workflow/index.ts';
 import { startMailServer, startRobots, type MailServer, type Robots } from '../helpers/robots.ts';
 import { TRYTON_DB, TRYTON_PASSWORD, TRYTON_USER, seedTryton, startTryton, type TestTryton } from '../helpers/tryton.ts';
-import { ManualClock } from '../workflow-helpers.ts';
-import { ADMIN_PASSWORD, apiSession, DEMO_PASSWORD, freePort, freshDatabase, horizontalOverflow, launchBrowser, newContext, PHONE, screenshot, signInUi, unlabelledInputs, webSnapshot, type ApiSession } from './helpers.ts';
+import type { ManualClock } from '../workflow-helpers.ts';
+import { ADMIN_PASSWORD, approvalPeople, DEMO_PASSWORD,  horizontalOverflow, launchBrowser, newContext, PHONE, screenshot, signInUi, unlabelledInputs, startPlantInProcess, type ApiSession, type PlantInProcess } from './helpers.ts';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
 const TITLE = '法兰盘内孔超差 Φ52H7';
@@ -44,9 +38,8 @@ const PEOPLE = ['li.teamlead', 'ma.teamlead', 'liu.teamlead', 'he.equipment', 'z
 const poll = <T,>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 150 });
 
 let trellis: Trellis;
+let plant: PlantInProcess;
 let url = '';
-let dataDir = '';
-let dropDatabase: (() => Promise<void>) | null = null;
 let clock: ManualClock;
 let timers: TimerWorker;
 let tryton: TestTryton;
@@ -56,46 +49,19 @@ let robots: Robots;
 let mail: MailServer;
 let browser: Browser;
 let admin: ApiSession;
-const sessions = new Map<string, ApiSession>();
 let recordId = '';
 let probes = 0; // robot requests made by the connection tests
 let recordName = '';
 let instanceId = '';
 
-const as = async (username: string): Promise<ApiSession> => {
-  if (!sessions.has(username)) sessions.set(username, await apiSession({ url }, username, username === 'admin' ? ADMIN_PASSWORD : DEMO_PASSWORD));
-  return sessions.get(username)!;
-};
-
-async function userId(username: string): Promise<string> {
-  const r = await admin.call<{ items: Array<{ id: string; username: string }> }>('GET', `/org/users?q=${encodeURIComponent(username)}`);
-  const u = r.body.items.find((x) => x.username === username);
-  if (!u) throw new Error(`no user ${username}`);
-  return u.id;
-}
-
-/** Who has this approval in their to-do list (asked as each of them, through the inbox API). */
-async function holders(): Promise<string[]> {
-  const out: string[] = [];
-  for (const p of PEOPLE) {
-    const r = await (await as(p)).call<{ items: Array<{ instanceId: string }> }>('GET', '/workflow/inbox/todo?limit=100');
-    expect(r.status).toBe(200);
-    if (r.body.items.some((x) => x.instanceId === instanceId)) out.push(p);
-  }
-  return out;
-}
-
-async function taskOf(username: string): Promise<{ id: string; nodeId: string }> {
-  const r = await (await as(username)).call<{ items: Array<{ id: string; instanceId: string; nodeId: string }> }>('GET', '/workflow/inbox/todo?limit=100');
-  const mine = r.body.items.filter((x) => x.instanceId === instanceId);
-  expect(mine, `${username} should hold one task of the exception`).toHaveLength(1);
-  return mine[0]!;
-}
-
-async function act(username: string, taskId: string, body: Record<string, unknown>): Promise<number> {
-  const r = await (await as(username)).call('POST', `/workflow/tasks/${taskId}/actions`, body);
-  return r.status;
-}
+// the people of the story, each signed in through the API on first use
+const people = approvalPeople(() => ({ url }), { admin: ADMIN_PASSWORD, others: DEMO_PASSWORD });
+const as = people.as;
+const userId = people.userId;
+const act = people.act;
+/** Who has this exception in their to-do list (asked as each of them, through the inbox API). */
+const holders = () => people.holders(PEOPLE, instanceId);
+const taskOf = (username: string) => people.taskOf(username, instanceId, 'the exception');
 
 /**
  * Relays the outbox and runs the delivery worker until nothing is waiting: notification fan-out is
@@ -127,30 +93,9 @@ async function trytonNotes(): Promise<Array<{ id: number; message: string }>> {
 const mentions = (text: string) => text.includes(TITLE) || (recordName !== '' && text.includes(recordName));
 
 beforeAll(async () => {
-  clock = new ManualClock(new Date().toISOString());
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-andon-e2e-'));
-  const webRoot = await webSnapshot(path.join(dataDir, 'web'));
-  const database = await freshDatabase();
-  dropDatabase = database?.drop ?? null;
   // the address people open Trellis at: links in robot messages and mails point there
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  process.env.TRELLIS_PUBLIC_URL = url;
-  const config = loadConfig({
-    TRELLIS_DATA_DIR: dataDir,
-    TRELLIS_ADMIN_PASSWORD: ADMIN_PASSWORD,
-    TRELLIS_SECRET_KEY: 'andon-e2e-secret-key',
-    TRELLIS_LOG_LEVEL: process.env.TRELLIS_E2E_LOG_LEVEL ?? 'warn',
-    ...(database ? { DATABASE_URL: database.url } : {}),
-  });
-  const startTrellis = async () => {
-    const t = await createTrellis(config, { seedDemo: true, clock, webRoot, announce: () => {}, logger: pino({ level: config.logLevel }) });
-    // what the catalog engine's start does (in the background) on a real server's first run
-    const demos = await loadPendingDemos(t.ctx);
-    expect(demos.andon, 'the Andon demo data loads').toBeTruthy();
-    await t.app.listen({ port, host: '127.0.0.1' });
-    return t;
-  };
+  const startTrellis = () =>
+    startPlantInProcess({ tag: 'andon', env: { TRELLIS_SECRET_KEY: 'andon-e2e-secret-key' }, beforeStart: (address: string) => void (process.env.TRELLIS_PUBLIC_URL = address) });
   const startErp = async () => {
     const t = await startTryton();
     const seed = await seedTryton(t.client);
@@ -163,27 +108,25 @@ beforeAll(async () => {
     const [row] = await t.client.model<Array<{ number: string }>>('production', 'read', [[id], ['number']]);
     return { t, id: id!, number: row!.number };
   };
-  const [t, erp, r, m, b] = await Promise.all([startTrellis(), startErp(), startRobots(), startMailServer(), launchBrowser()]);
-  trellis = t;
+  const [p, erp, r, m, b] = await Promise.all([startTrellis(), startErp(), startRobots(), startMailServer(), launchBrowser()]);
+  plant = p;
+  ({ trellis, url, clock, timers } = p);
   tryton = erp.t;
   productionId = erp.id;
   workOrder = erp.number;
   robots = r;
   mail = m;
   browser = b;
-  timers = new TimerWorker(trellis.ctx.db, clock, { workerId: 'andon-e2e' });
   admin = await as('admin');
 }, 240_000);
 
 afterAll(async () => {
   await browser?.close();
-  await trellis?.close();
+  await plant?.close();
   await tryton?.destroy();
   await robots?.close();
   await mail?.close();
-  await dropDatabase?.();
   delete process.env.TRELLIS_PUBLIC_URL;
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('Andon: the whole production exception loop (phone, routing, escalation, stages, Tryton, robots, mail)', () => {

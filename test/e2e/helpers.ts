@@ -10,7 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
+import pino from 'pino';
 import { expect } from 'vitest';
+import { loadPendingDemos } from '../../src/server/catalog/index.ts';
+import { loadConfig } from '../../src/server/config.ts';
+import { createTrellis, type Trellis } from '../../src/server/main.ts';
+import { TimerWorker } from '../../src/server/workflow/index.ts';
+import { ManualClock } from '../workflow-helpers.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ADMIN_USERNAME = 'admin';
@@ -197,6 +203,56 @@ export async function webSnapshot(into: string): Promise<string> {
   throw new Error('src/web/dist did not settle: is a web build stuck?');
 }
 
+/** A demo-plant Trellis run inside the test process on a clock the test moves. */
+export interface PlantInProcess {
+  trellis: Trellis;
+  url: string;
+  clock: ManualClock;
+  /** Fires what fell due on `clock` (one step per runOnce). */
+  timers: TimerWorker;
+  /** Closes the server, drops its database and removes its folder. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the demo plant in this process (createTrellis with a ManualClock; PostgreSQL when
+ * TRELLIS_E2E_DATABASE_URL is set, else PGlite in a fresh folder), with the demo's pending data
+ * loaded as a real server's first run does, listening on a free port. `beforeStart` sees the
+ * address before anything starts (e.g. to set TRELLIS_PUBLIC_URL); `env` adds configuration.
+ */
+export async function startPlantInProcess(o: { tag: string; env?: Record<string, string>; beforeStart?: (url: string) => void }): Promise<PlantInProcess> {
+  const clock = new ManualClock(new Date().toISOString());
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `trellis-${o.tag}-e2e-`));
+  const webRoot = await webSnapshot(path.join(dataDir, 'web'));
+  const database = await freshDatabase();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  o.beforeStart?.(url);
+  const config = loadConfig({
+    TRELLIS_DATA_DIR: dataDir,
+    TRELLIS_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    TRELLIS_LOG_LEVEL: process.env.TRELLIS_E2E_LOG_LEVEL ?? 'warn',
+    ...o.env,
+    ...(database ? { DATABASE_URL: database.url } : {}),
+  });
+  const trellis = await createTrellis(config, { seedDemo: true, clock, webRoot, announce: () => {}, logger: pino({ level: config.logLevel }) });
+  // what the catalog engine's start does (in the background) on a real server's first run
+  const demos = await loadPendingDemos(trellis.ctx);
+  expect(demos.andon, 'the Andon demo data loads').toBeTruthy();
+  await trellis.app.listen({ port, host: '127.0.0.1' });
+  return {
+    trellis,
+    url,
+    clock,
+    timers: new TimerWorker(trellis.ctx.db, clock, { workerId: `${o.tag}-e2e` }),
+    async close() {
+      await trellis.close();
+      await database?.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Debian's Chromium through playwright-core. Never downloads a browser. */
 export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   if (!fs.existsSync(CHROMIUM_PATH)) {
@@ -344,3 +400,49 @@ export async function dragTo(page: Page, from: Locator, to: Locator): Promise<vo
   await page.mouse.move(b.x + b.width / 2, b.y + b.height - 10, { steps: 2 });
   await page.mouse.up();
 }
+
+/**
+ * Demo-plant people working one approval through the API, each signed in on first use (the
+ * admin with `adminPassword`, everyone else with `password`): who holds it, a person's task of
+ * it, a person's action on a task.
+ */
+export function approvalPeople(server: () => Pick<TrellisServer, 'url'>, passwords: { admin: string; others: string }) {
+  const sessions = new Map<string, ApiSession>();
+  const as = async (username: string): Promise<ApiSession> => {
+    if (!sessions.has(username)) sessions.set(username, await apiSession(server(), username, username === 'admin' ? passwords.admin : passwords.others));
+    return sessions.get(username)!;
+  };
+  type TodoItem = { id: string; instanceId: string; nodeId: string; escalationLevel: number };
+  const todo = async (username: string): Promise<TodoItem[]> => {
+    const r = await (await as(username)).call<{ items: TodoItem[] }>('GET', '/workflow/inbox/todo?limit=100');
+    expect(r.status).toBe(200);
+    return r.body.items;
+  };
+  return {
+    as,
+    /** A user's id, through the organisation API (as the admin). */
+    async userId(username: string): Promise<string> {
+      const r = await (await as('admin')).call<{ items: Array<{ id: string; username: string }> }>('GET', `/org/users?q=${encodeURIComponent(username)}`);
+      const u = r.body.items.find((x) => x.username === username);
+      if (!u) throw new Error(`no user ${username}`);
+      return u.id;
+    },
+    /** Who of `people` has this instance in their to-do list (asked as each of them). */
+    async holders(people: readonly string[], instanceId: string): Promise<string[]> {
+      const out: string[] = [];
+      for (const p of people) if ((await todo(p)).some((x) => x.instanceId === instanceId)) out.push(p);
+      return out;
+    },
+    /** The one task of this instance in the person's to-do list (fails the test otherwise). */
+    async taskOf(username: string, instanceId: string, what = 'the approval'): Promise<TodoItem> {
+      const mine = (await todo(username)).filter((x) => x.instanceId === instanceId);
+      expect(mine, `${username} should hold one task of ${what}`).toHaveLength(1);
+      return mine[0]!;
+    },
+    /** POST a task action as the person; the HTTP status. */
+    async act(username: string, taskId: string, body: Record<string, unknown>): Promise<number> {
+      return (await (await as(username)).call('POST', `/workflow/tasks/${taskId}/actions`, body)).status;
+    },
+  };
+}
+

@@ -102,10 +102,8 @@ export async function getPublishedApp(sql: Sql, appName: string): Promise<Publis
     hit.checkedAt = now();
     return hit.app;
   }
-  const v = await sql.query<{ definition: AppDef }>('select definition from app_versions where app_name = $1 and version = $2', [appName, version]);
-  const def = v.rows[0]?.definition;
-  if (!def) return null;
-  const app = toPublished(appName, version, inSchemaOrder(def));
+  const app = await getPublishedVersion(sql, appName, version);
+  if (!app) return null;
   cache.set(appName, { app, checkedAt: now() });
   return app;
 }

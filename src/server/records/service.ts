@@ -452,15 +452,21 @@ export async function createRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, ap
   return out;
 }
 
-export async function createRecord(ctx: AppContext, actor: Actor, app: string, entity: string, values: unknown, opts: CreateOptions = {}): Promise<RecordJson> {
-  const once = () => ctx.db.tx((tx) => createRecordInTx(tx, ctx, actor, app, entity, values, { ...opts, wholeTransaction: true }));
+export function createRecord(ctx: AppContext, actor: Actor, app: string, entity: string, values: unknown, opts: CreateOptions = {}): Promise<RecordJson> {
+  return onFreshDefinition(app, () => ctx.db.tx((tx) => createRecordInTx(tx, ctx, actor, app, entity, values, { ...opts, wholeTransaction: true })));
+}
+
+/**
+ * Runs a transaction that creates a record; should it fail because another process published a
+ * new shape of the table while this one still built the statement from its cached definition
+ * (trusted for STALE_MS) — the transaction was rolled back — it reads the definition in force and
+ * runs once more.
+ */
+async function onFreshDefinition<T>(app: string, once: () => Promise<T>): Promise<T> {
   try {
     return await once();
   } catch (err) {
     if (!stalePlan(err)) throw err;
-    // Another process published a new shape of the table and this one still built the statement
-    // from its cached definition (trusted for STALE_MS); the transaction was rolled back. Read the
-    // definition in force and run the create once more.
     forgetPublished(app);
     return once();
   }
@@ -686,19 +692,13 @@ export function submitRecord(ctx: AppContext, actor: Actor, app: string, entity:
  * the submit be refused (no submit permission, the approval cannot start…), nothing is kept —
  * no draft is left behind — and the caller gets the reason. Starts its approval like a submit.
  */
-export async function createAndSubmitRecord(ctx: AppContext, actor: Actor, app: string, entity: string, values: unknown, opts: CreateOptions = {}): Promise<SubmitResult> {
-  const once = () =>
+export function createAndSubmitRecord(ctx: AppContext, actor: Actor, app: string, entity: string, values: unknown, opts: CreateOptions = {}): Promise<SubmitResult> {
+  return onFreshDefinition(app, () =>
     ctx.db.tx(async (tx) => {
       const created = await createRecordInTx(tx, ctx, actor, app, entity, values, { ...opts, wholeTransaction: false });
       return submitRecordInTx(tx, ctx, actor, app, entity, created.id, { expectedVersion: created.version });
-    });
-  try {
-    return await once();
-  } catch (err) {
-    if (!stalePlan(err)) throw err;
-    forgetPublished(app); // as in createRecord: another process changed the table's shape
-    return once();
-  }
+    }),
+  );
 }
 
 export async function cancelRecordInTx(tx: Tx, ctx: AppContext, actor: Actor, app: string, entity: string, id: string, opts: TransitionOptions = {}): Promise<RecordJson> {

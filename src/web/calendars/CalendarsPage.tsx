@@ -5,6 +5,7 @@
 import { useMemo, useState, type ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Alert, App, Button, Card, Checkbox, Drawer, Form, Grid, Input, InputNumber, Modal, Result, Select, Space, Tag, Typography } from 'antd';
+import { DrawerFormActions } from '../components/DrawerFormActions.tsx';
 import { CalculatorOutlined, DeleteOutlined, EditOutlined, MinusCircleOutlined, PlusOutlined } from '@ant-design/icons';
 import dayjs from 'dayjs';
 import { isApiError } from '../api.ts';
@@ -181,13 +182,11 @@ function CalendarForm({ editing, existing, plantZone, onClose }: { editing: Stor
       <Form.Item name="workdays" label={ct('workdays')} extra={ct('workdaysHelp')} normalize={normalizeDates}>
         {datesInput('calendar-workdays')}
       </Form.Item>
-      {notice ? <Alert type="error" showIcon title={notice} data-testid="calendar-error" /> : null}
-      <div className="cal-drawer-actions">
-        <Button onClick={onClose}>{ct('cancel')}</Button>
+      <DrawerFormActions error={notice} testId="calendar" cancelLabel={ct('cancel')} onCancel={onClose}>
         <Button type="primary" htmlType="submit" loading={save.isPending} data-testid="calendar-save">
           {ct('save')}
         </Button>
-      </div>
+      </DrawerFormActions>
     </Form>
   );
 }

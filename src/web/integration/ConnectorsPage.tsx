@@ -4,6 +4,7 @@
 import { useState, type ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Alert, App, Button, Card, Checkbox, Drawer, Form, Grid, Input, InputNumber, Select, Space, Switch, Table, Tag, Typography, type FormItemProps, type FormRule } from 'antd';
+import { DrawerFormActions } from '../components/DrawerFormActions.tsx';
 import { ApiOutlined, DeleteOutlined, EditOutlined, PlusOutlined } from '@ant-design/icons';
 import { isApiError } from '../api.ts';
 import { integrationApi, type ConnectionTestResult, type Connector, type DriverInfo } from './api.ts';
@@ -223,13 +224,11 @@ function ConnectorForm({ editing, drivers, onClose }: { editing: Connector | nul
             ) : null}
           </>
         ) : null}
-        {failure ? <Alert type="error" showIcon title={failure} data-testid="connector-error" /> : null}
-        <div className="int-drawer-actions">
-          <Button onClick={onClose}>{it('common.cancel')}</Button>
+        <DrawerFormActions error={failure} testId="connector" cancelLabel={it('common.cancel')} onCancel={onClose}>
           <Button type="primary" htmlType="submit" loading={save.isPending} data-testid="connector-save">
             {it('common.save')}
           </Button>
-        </div>
+        </DrawerFormActions>
     </Form>
   );
 }

@@ -4,6 +4,7 @@
 import { useEffect, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Alert, App, Button, Card, Col, Drawer, Form, Input, InputNumber, Row, Select, Space, Switch, Table, Tag, Typography } from 'antd';
+import { DrawerFormActions } from '../components/DrawerFormActions.tsx';
 import { CloudServerOutlined, DeleteOutlined, EditOutlined, PlusOutlined, SendOutlined } from '@ant-design/icons';
 import { integrationApi, type Flow, type FlowInput } from './api.ts';
 import { useDrawerSize } from './ConnectorsPage.tsx';
@@ -315,13 +316,11 @@ function FlowEditor({ editing, connectors, onClose }: { editing: Flow | null; co
           {num('alertOldest', it('flow.alertOldest'))}
           {num('alertFailure', it('flow.alertFailure'), undefined, 0, 100)}
         </Row>
-        {failure ? <Alert type="error" showIcon title={failure} data-testid="flow-error" /> : null}
-        <div className="int-drawer-actions">
-          <Button onClick={onClose}>{it('common.cancel')}</Button>
+        <DrawerFormActions error={failure} testId="flow" cancelLabel={it('common.cancel')} onCancel={onClose}>
           <Button type="primary" htmlType="submit" loading={save.isPending} data-testid="flow-save">
             {it('common.save')}
           </Button>
-        </div>
+        </DrawerFormActions>
       </Form>
   );
 }
@@ -385,13 +384,11 @@ function TestEventForm({ flow, onClose }: { flow: Flow; onClose: () => void }) {
           <Input.TextArea id="event-data" rows={10} className="int-mono" spellCheck={false} value={data} onChange={(e) => setData(e.target.value)} data-testid="event-data" />
         </Form.Item>
       </Form>
-      {failure ? <Alert type="error" showIcon title={failure} data-testid="event-error" /> : null}
-      <div className="int-drawer-actions">
-        <Button onClick={onClose}>{it('common.cancel')}</Button>
+      <DrawerFormActions error={failure} testId="event" cancelLabel={it('common.cancel')} onCancel={onClose}>
         <Button type="primary" icon={<SendOutlined />} loading={send.isPending} onClick={() => send.mutate()} disabled={!type.trim()} data-testid="event-send">
           {it('flow.testEvent')}
         </Button>
-      </div>
+      </DrawerFormActions>
     </>
   );
 }
