@@ -7,7 +7,8 @@
 // Target: ≥ 400 instances/s.
 // Env: BENCH_CYCLES (2000), BENCH_CONCURRENCY (16). Diagnosis (not the figure): BENCH_TRACE=1
 // prints one cycle's statements, BENCH_STATS=1 the rows written per table per cycle,
-// BENCH_LOG_SQL=1 logs every statement's server time, BENCH_PROFILE=1 the ms per step.
+// BENCH_LOG_SQL=1 logs every statement's server time, BENCH_PROFILE=1 the ms per step,
+// BENCH_EXPERIMENT_SQL runs a script on the bench database before the warm-up (to A/B a schema change).
 import fs from 'node:fs';
 import pg from 'pg';
 import pino from 'pino';
@@ -80,6 +81,7 @@ runBench('workflow-cycle', async () => {
         },
       ],
     });
+    if (process.env.BENCH_EXPERIMENT_SQL) await ctx.db.exec(process.env.BENCH_EXPERIMENT_SQL);
     const actorOf = async (username: string): Promise<Actor> => {
       const u = (await ctx.db.query<{ id: string; display_name: string }>('select id, display_name from users where username = $1', [username])).rows[0]!;
       const pd = await loadPrincipalData(ctx.db, u.id);

@@ -2,6 +2,7 @@
 // int8 → number, numeric → exact string, date → 'YYYY-MM-DD' string.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { submitQuery } from './pg-driver.ts';
 import type { Database, QueryResult } from './types.ts';
 import { afterCommit, makeTx, wakeNotifier } from './tx.ts';
 
@@ -61,8 +62,13 @@ const { prepareValue } = (pg as unknown as { utils: { prepareValue(v: unknown): 
 function run(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]): Promise<pg.QueryResult> {
   const values = params && prepareValue ? params.map((v) => prepareValue(v)) : (params as unknown[] | undefined);
   const name = statementName(text, values);
-  if (!name) return client.query(text, values);
-  return client.query({ name, text, values }).catch((err: unknown) => {
+  if (client instanceof pg.Pool) {
+    if (!name) return client.query(text, values);
+  } else if (!name) {
+    return submitQuery(client, text, values, undefined);
+  }
+  const answer = client instanceof pg.Pool ? client.query({ name, text, values }) : submitQuery(client, text, values, name);
+  return answer.catch((err: unknown) => {
     if ((err as { code?: string }).code === '0A000' && /cached plan/.test(String((err as Error).message))) {
       named.delete(text);
       neverName.add(text);

@@ -198,4 +198,23 @@ create table wf_calendars (
     up: `alter table wf_instances alter column definition drop not null;
 alter table wf_instances add column if not exists pinned boolean not null default false;`,
   },
+  {
+    // Foreign keys the approval cycle paid for on every row and that guard nothing the engine
+    // does not already guarantee (decision 0010, "Foreign keys on the hot path"): each check is
+    // a query of its own, and a check against `users` takes a key-share lock on the user's row —
+    // with many documents going to the same approver at once, that lock becomes a MultiXact.
+    // Users are never deleted (they are deactivated); trail events, notifications and timers are
+    // written only by the engine, in the transaction that holds their instance. The structural
+    // ones stay: runs and tasks → instance, task → run, initiator's department (departments can
+    // be deleted), signatures, delegations.
+    id: 'workflow.005-hot-path-foreign-keys',
+    up: `alter table wf_instances drop constraint if exists wf_instances_initiator_id_fkey;
+alter table wf_tasks drop constraint if exists wf_tasks_assignee_id_fkey;
+alter table wf_tasks drop constraint if exists wf_tasks_on_behalf_of_fkey;
+alter table wf_cc drop constraint if exists wf_cc_user_id_fkey;
+alter table wf_notifications drop constraint if exists wf_notifications_user_id_fkey;
+alter table wf_notifications drop constraint if exists wf_notifications_instance_id_fkey;
+alter table wf_events drop constraint if exists wf_events_instance_id_fkey;
+alter table wf_timers drop constraint if exists wf_timers_instance_id_fkey;`,
+  },
 ];
