@@ -10,6 +10,7 @@
 // BENCH_LOG_SQL=1 logs every statement's server time, BENCH_PROFILE=1 the ms per step,
 // BENCH_EXPERIMENT_SQL runs a script on the bench database before the warm-up (to A/B a schema change).
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import pino from 'pino';
 import { loadConfig } from '../src/server/config.ts';
@@ -133,12 +134,14 @@ runBench('workflow-cycle', async () => {
       // CPU spent per cycle by this process and by the database's backends: a figure that stays
       // comparable when other work on the machine slows the wall clock down
       const cpuBefore = await cpuNow(ctx.db);
+      const eluBefore = performance.eventLoopUtilization();
       const started = performance.now();
       const lanes = Array.from({ length: CONCURRENCY }, async () => {
         while (next < cycles) await cycle(next++, path);
       });
       await Promise.all(lanes);
       const seconds = (performance.now() - started) / 1000;
+      const elu = performance.eventLoopUtilization(eluBefore);
       const cpuAfter = await cpuNow(ctx.db);
       if (statsBefore) printTableStats(statsBefore, await tableStats(ctx.db), cycles);
       done += cycles;
@@ -158,6 +161,8 @@ runBench('workflow-cycle', async () => {
           nodeKernel: round((cpuAfter.nodeSys - cpuBefore.nodeSys) / cycles, 2),
           postgres: round((cpuAfter.pg - cpuBefore.pg) / cycles, 2),
         },
+        // share of the wall time the event loop was not waiting for I/O (running, or preempted while running)
+        eventLoopUtilization: round(elu.utilization, 2),
       };
     };
 

@@ -161,11 +161,48 @@ export function wakeNotifier(o: {
 export function combineStatements(statements: readonly Statement[], resultOf?: number): Statement {
   if (statements.length === 1) return statements[0]!;
   const params: unknown[] = [];
-  const ctes = statements.map((s, i) => {
-    const offset = params.length;
-    params.push(...s.params);
-    const text = offset ? s.text.replace(/\$(\d+)/g, (_m, n: string) => `$${Number(n) + offset}`) : s.text;
-    return `s${i} as (${text})`;
-  });
-  return { text: `with ${ctes.join(', ')} ${resultOf === undefined ? 'select 1' : `select * from s${resultOf}`}`, params };
+  for (const s of statements) params.push(...s.params);
+  return { text: combinedText(statements, resultOf), params };
+}
+
+/**
+ * The combined text, kept per sequence of statement texts (a tree of maps, one level per
+ * statement): the same few combinations recur on every approval, and the same string object
+ * each time also spares hashing a long text again wherever it is a map key (prepared names).
+ */
+interface CombinedTexts {
+  /** By the next statement's text, then its number of parameters (they decide the renumbering). */
+  next: Map<string, Map<number, CombinedTexts>>;
+  texts: Map<number, string>;
+}
+let combinedRoot: CombinedTexts = { next: new Map(), texts: new Map() };
+let combinedCount = 0;
+
+function combinedText(statements: readonly Statement[], resultOf: number | undefined): string {
+  let node = combinedRoot;
+  for (const s of statements) {
+    let byCount = node.next.get(s.text);
+    if (!byCount) node.next.set(s.text, (byCount = new Map()));
+    let child = byCount.get(s.params.length);
+    if (!child) byCount.set(s.params.length, (child = { next: new Map(), texts: new Map() }));
+    node = child;
+  }
+  const key = resultOf ?? -1;
+  let text = node.texts.get(key);
+  if (text === undefined) {
+    let offset = 0;
+    const ctes = statements.map((s, i) => {
+      const t = offset ? s.text.replace(/\$(\d+)/g, (_m, n: string) => `$${Number(n) + offset}`) : s.text;
+      offset += s.params.length;
+      return `s${i} as (${t})`;
+    });
+    text = `with ${ctes.join(', ')} ${resultOf === undefined ? 'select 1' : `select * from s${resultOf}`}`;
+    // bounded: statements built with varying text (rare) must not grow it forever
+    if (++combinedCount > 2000) {
+      combinedRoot = { next: new Map(), texts: new Map() };
+      combinedCount = 0;
+    }
+    node.texts.set(key, text);
+  }
+  return text;
 }

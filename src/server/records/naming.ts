@@ -53,6 +53,18 @@ function parsedPattern(pattern: string): ParsedPattern {
 
 /** Calendar parts of `at` in `timeZone` (the plant's), as zero-padded strings. */
 export function dateParts(at: Date, timeZone: string): Record<(typeof DATE_TOKENS)[number], string> {
+  // the same minute in the same zone has the same date: formatToParts is kept per minute (every numbered create asks)
+  const minute = Math.floor(at.getTime() / 60_000);
+  const last = lastParts.get(timeZone);
+  if (last && last.minute === minute) return last.parts;
+  const parts = computeDateParts(at, timeZone);
+  lastParts.set(timeZone, { minute, parts });
+  return parts;
+}
+
+const lastParts = new Map<string, { minute: number; parts: Readonly<Record<(typeof DATE_TOKENS)[number], string>> }>();
+
+function computeDateParts(at: Date, timeZone: string): Record<(typeof DATE_TOKENS)[number], string> {
   let fmt = formatters.get(timeZone);
   if (!fmt) formatters.set(timeZone, (fmt = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })));
   const parts = fmt.formatToParts(at);
