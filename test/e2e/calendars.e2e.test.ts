@@ -1,9 +1,10 @@
 // Business-hours calendars in a real browser against the demo plant: an administrator creates a
 // calendar with the National Day week off and a 调休 Saturday on the calendars page, is shown the
-// server's problem beside the working period that ends before it starts, checks due times that
-// skip the holidays and count the make-up day, then picks the calendar for a node's deadline in
-// the approval designer — the saved draft names it and the designer's check knows it. The page
-// fits a 390×844 phone, and people who are not administrators are turned away.
+// server's problem (in Chinese) beside the working period that ends before it starts, checks due
+// times that skip the holidays and count the make-up day, then picks the calendar for a node's
+// deadline in the approval designer — the saved draft names it and the designer's check knows it.
+// On a 390×844 phone an administrator reaches the page from the bottom menu and it fits the
+// screen; people who are not administrators have no entry and are turned away.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, onTestFailed, test } from 'vitest';
@@ -104,7 +105,8 @@ describe('business-hours calendars', () => {
     await poll(() => drawer.getByTestId('calendar-workdays').locator('.cal-date-tag').count()).toBe(1);
     expect(await unlabelledInputs(page)).toEqual([]);
 
-    // a morning period that ends before it starts: the server refuses it, the form says where
+    // a morning period that ends before it starts: the server refuses it, the form says where, in
+    // the user's language (the API words it in English)
     await drawer.getByLabel('时段 1 结束').fill('08:00');
     const refused = page.waitForResponse((r) => r.url().endsWith(`/api/v1/workflow/calendars/${CAL}`) && r.request().method() === 'PUT');
     await drawer.getByTestId('calendar-save').click();
@@ -112,8 +114,9 @@ describe('business-hours calendars', () => {
     expect(problem.status()).toBe(400);
     expect(((await problem.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toContain('body.hours.0.to');
     const periodTo = drawer.getByTestId('period-0').locator('.ant-form-item').nth(1);
-    await periodTo.locator('.ant-form-item-explain-error').filter({ hasText: 'a working period ends after it starts (08:30–08:00)' }).waitFor();
-    await drawer.getByTestId('calendar-error').waitFor();
+    await periodTo.locator('.ant-form-item-explain-error').filter({ hasText: '时段 08:30–08:00 的结束时间必须晚于开始时间' }).waitFor();
+    expect(await periodTo.locator('.ant-form-item-explain-error').textContent()).not.toContain('working period');
+    await drawer.getByTestId('calendar-error').getByText('请按字段旁的提示修改后再保存。').waitFor();
     await shot(page, 'calendars-field-error');
     // nothing was saved
     expect((await admin.call('GET', `/workflow/calendars/${CAL}`)).status).toBe(404);
@@ -209,7 +212,7 @@ describe('business-hours calendars', () => {
     expect(findNode(after.body.definition.workflows.find((w) => w.name === 'exception_loop')!.root, 'team')!.sla.calendar).toBeUndefined();
   });
 
-  test('fits a 390×844 phone, and is an administrator’s page only', async () => {
+  test('on a 390×844 phone an administrator opens it from the bottom menu and it fits; it is an administrator’s page only', async () => {
     const phone = await newContext(browser, server, PHONE);
     try {
       const p = await phone.newPage();
@@ -217,8 +220,23 @@ describe('business-hours calendars', () => {
         await shot(p, 'calendars-phone-failed').catch(() => undefined);
       });
       await signInUi(p, ADMIN_USERNAME, ADMIN_PASSWORD);
-      await p.goto('/calendars');
+      // through the phone's own menu, not a typed address: the header links are hidden on a phone
+      const entry = p.getByTestId('bottom-nav-calendars');
+      await entry.waitFor();
+      expect(await p.getByTestId('top-nav-calendars').isVisible()).toBe(false);
+      expect(await entry.textContent()).toContain('工作日历');
+      // the whole entry is on the screen and big enough to tap
+      const box = (await entry.boundingBox())!;
+      expect(box.x).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width).toBeLessThanOrEqual(390);
+      expect(box.height).toBeGreaterThanOrEqual(44);
+      await entry.click();
+      await p.waitForURL('**/calendars');
+      expect(await entry.getAttribute('aria-current')).toBe('page');
       await p.getByTestId(`calendar-${CAL}`).waitFor();
+      const page390 = await p.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
+      expect(page390.innerWidth).toBe(390);
+      expect(page390.scrollWidth).toBeLessThanOrEqual(page390.innerWidth);
       const list = await horizontalOverflow(p);
       expect(list.scrollWidth).toBeLessThanOrEqual(list.viewport);
       await shot(p, 'calendars-phone');
@@ -235,6 +253,11 @@ describe('business-hours calendars', () => {
       expect(widths.scroll).toBeLessThanOrEqual(widths.client);
       const form = await horizontalOverflow(p);
       expect(form.scrollWidth).toBeLessThanOrEqual(form.viewport);
+      // the form stacks: the two names one above the other, a period's two times on one line
+      const zhName = (await drawer.getByLabel('中文名称').boundingBox())!;
+      const enName = (await drawer.getByLabel('英文名称').boundingBox())!;
+      expect(enName.y).toBeGreaterThan(zhName.y + zhName.height);
+      expect(enName.x + enName.width).toBeLessThanOrEqual(390);
       await shot(p, 'calendars-phone-edit');
     } finally {
       await phone.close();
@@ -247,6 +270,7 @@ describe('business-hours calendars', () => {
       await signInUi(p, 'wang.operator', DEMO_PASSWORD);
       await p.getByTestId('top-nav-apps').waitFor();
       expect(await p.getByTestId('top-nav-calendars').count()).toBe(0);
+      expect(await p.getByTestId('bottom-nav-calendars').count()).toBe(0);
       await p.goto('/calendars');
       await p.getByText('只有管理员可以管理工作日历。').waitFor();
       expect(await p.getByTestId('calendars-page').count()).toBe(0);

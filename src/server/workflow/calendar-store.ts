@@ -12,7 +12,7 @@ import type { Api } from '../http/app.ts';
 import { appendAudit } from '../platform/audit/index.ts';
 import { isAdmin, requireActor } from '../platform/auth/index.ts';
 import type { Actor, AppContext } from '../platform/context.ts';
-import { conflict, forbidden, notFound } from '../platform/errors.ts';
+import { conflict, forbidden, notFound, unprocessable } from '../platform/errors.ts';
 import type { ProblemField } from '../platform/errors.ts';
 import { calendarRefs, CalendarName, slaCalendar, type WorkflowDef, type WorkflowNode } from '../../shared/workflow-definition.ts';
 import type { Exec } from './runtime.ts';
@@ -172,7 +172,16 @@ export function calendarRoutes(api: Api, ctx: AppContext): void {
       if (!c) throw notFound(`There is no calendar "${request.params.name}". GET /api/v1/workflow/calendars lists them.`);
       const cal = compileCalendar(c.definition, ctx.config.timezone);
       const from = new Date(request.query.from);
-      const due = addWorkingMinutes(cal, from, request.query.minutes);
+      let due: Date;
+      try {
+        due = addWorkingMinutes(cal, from, request.query.minutes);
+      } catch (err) {
+        // every working day for twenty years is a holiday: the calendar's fault, not the server's
+        if (err instanceof Error && err.message.startsWith('the calendar has no working time')) {
+          throw unprocessable(`Calendar "${c.name}" has no working time in the next twenty years: give it working weekdays that are not all holidays.`);
+        }
+        throw err;
+      }
       return { from: from.toISOString(), minutes: request.query.minutes, due: due.toISOString(), wallMinutes: (due.getTime() - from.getTime()) / 60_000 };
     },
   );

@@ -11,7 +11,7 @@ import dayjs from 'dayjs';
 import { isApiError } from '../api.ts';
 import { useMe } from '../session.ts';
 import { CALENDARS_KEY, calendarsApi, DEFAULT_CALENDAR, type CalendarDefinition, type DuePreview, type StoredCalendar } from './api.ts';
-import { useCalendarI18n, type CT } from './i18n.ts';
+import { localProblems, problemSummary, problemText, useCalendarI18n, type CT } from './i18n.ts';
 import { expandDates, formatIn, placeProblems, wallClock, zonedInstant } from './model.ts';
 import './calendars.css';
 
@@ -53,7 +53,7 @@ function initialOf(editing: StoredCalendar | null, plantZone: string): FormShape
 }
 
 function CalendarForm({ editing, existing, plantZone, onClose }: { editing: StoredCalendar | null; existing: string[]; plantZone: string; onClose: () => void }) {
-  const { ct, weekday } = useCalendarI18n();
+  const { ct, locale, weekday } = useCalendarI18n();
   const { message } = App.useApp();
   const qc = useQueryClient();
   const [form] = Form.useForm<FormShape>();
@@ -73,10 +73,10 @@ function CalendarForm({ editing, existing, plantZone, onClose }: { editing: Stor
     onError: (err) => {
       if (!isApiError(err)) return setNotice(err instanceof Error ? err.message : String(err));
       if (err.status === 0) return setNotice(ct('network'));
-      const placed = placeProblems(err.errors, form.getFieldsValue(['holidays', 'workdays']) as FormShape);
+      const placed = placeProblems(localProblems(locale, err.errors), form.getFieldsValue(['holidays', 'workdays']) as FormShape);
       form.setFields(placed.fields as Parameters<typeof form.setFields>[0]);
       setHoursError(placed.hours);
-      const main = err.detail ?? err.title;
+      const main = problemSummary(locale, err);
       setNotice(placed.rest.length || (!placed.fields.length && !placed.hours.length) ? [main, ...placed.rest].join(' ') : ct('fixFields'));
     },
   });
@@ -204,8 +204,13 @@ function PreviewDialog({ calendar, onClose }: { calendar: StoredCalendar | null;
 }
 
 function PreviewForm({ calendar, tz, locale }: { calendar: StoredCalendar; tz: string; locale: string }) {
-  const { ct } = useCalendarI18n();
+  const { ct, locale: lang } = useCalendarI18n();
   const [start, setStart] = useState(() => wallClock(new Date(), tz));
+  /** A query parameter's problem under the input's own label. */
+  const paramProblem = (e: { path: string; message: string }) => {
+    const p = e.path.replace(/^querystring\./, '');
+    return `${p === 'from' ? ct('previewStart') : p === 'minutes' ? ct('previewMinutes') : p}: ${problemText(lang, e.message)}`;
+  };
   const [minutes, setMinutes] = useState<number | null>(120);
   const [result, setResult] = useState<DuePreview | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
@@ -219,7 +224,7 @@ function PreviewForm({ calendar, tz, locale }: { calendar: StoredCalendar; tz: s
     onSuccess: setResult,
     onError: (err) => {
       setResult(null);
-      setProblem(isApiError(err) ? (err.status === 0 ? ct('network') : [err.detail ?? err.title, ...err.errors.map((e) => `${e.path.replace(/^querystring\./, '')}: ${e.message}`)].join(' ')) : (err as Error).message);
+      setProblem(isApiError(err) ? (err.status === 0 ? ct('network') : [problemSummary(lang, err), ...err.errors.map(paramProblem)].join(' ')) : (err as Error).message);
     },
   });
   return (
@@ -325,7 +330,7 @@ function CalendarCard({ c, onEdit, onPreview, onDelete }: { c: StoredCalendar; o
 
 export default function CalendarsPage() {
   const me = useMe();
-  const { ct } = useCalendarI18n();
+  const { ct, locale } = useCalendarI18n();
   const { message, modal } = App.useApp();
   const bp = Grid.useBreakpoint();
   const qc = useQueryClient();
@@ -344,7 +349,7 @@ export default function CalendarsPage() {
   if (me.data && !isAdmin) return <Result status="403" title="403" subTitle={ct('forbidden')} />;
   const items = list.data ?? [];
   const plantZone = items.find((c) => c.name === DEFAULT_CALENDAR)?.definition.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const problem = (err: unknown) => (isApiError(err) ? (err.status === 0 ? ct('network') : (err.detail ?? err.title)) : String(err));
+  const problem = (err: unknown) => (isApiError(err) ? (err.status === 0 ? ct('network') : problemSummary(locale, err)) : String(err));
   const confirmDelete = (c: StoredCalendar) =>
     modal.confirm({
       title: ct('deleteConfirm', { name: c.name }),

@@ -1,6 +1,7 @@
 // The calendars page's own strings (zh-CN first, English second), in its lazily loaded chunk.
 import { useCallback } from 'react';
 import { useI18n, type Locale } from '../i18n/index.tsx';
+import type { ProblemField } from '../api.ts';
 
 const S = {
   'title': ['工作日历', 'Business-hours calendars'],
@@ -74,6 +75,81 @@ export const WEEKDAY_NAMES: Record<Locale, readonly string[]> = {
 export function calendarText(locale: Locale, key: CalendarKey, vars?: Record<string, string | number>): string {
   const text: string = S[key][locale === 'en' ? 1 : 0];
   return vars ? text.replace(/\{(\w+)\}/g, (whole, n: string) => (n in vars ? String(vars[n]) : whole)) : text;
+}
+
+// ---- the server's problems in the user's language ------------------------------------------------
+// The API words its problems in English only (src/server/workflow/calendar.ts, the name rule in
+// src/shared/workflow-definition.ts, zod's own limits, the problem's `detail`); as everywhere in the
+// web app, the page owns what a person reads. English users read the server's words as they are;
+// for zh-CN each message the calendars API gives is recognised here and said in Chinese. A message
+// not recognised stays as the server wrote it. test/calendars-web.test.ts feeds the server's real
+// schema and routes through these, so a reworded server message fails there instead of silently
+// showing English to a Chinese user.
+
+/** One message of the server (the whole message) and its Chinese; `$1` repeats what it captured. */
+const PROBLEMS_ZH: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^an IANA time zone such as /, '不是有效的时区，请从列表中选择，如 Asia/Shanghai'],
+  [/^a time of day like 08:30 /, '请用 24 小时制填写时间，如 08:30（24:00 表示当天结束）'],
+  [/^a date like 2026-10-01$/, '不是有效的日期，请写成 2026-10-01 这样的格式'],
+  [/^at least one working weekday$/, '请至少选择一个工作日'],
+  [/^(?:1 is Monday|7 is Sunday)$/, '工作日只能是周一到周日（1–7）'],
+  [/^a weekday is listed twice$/, '同一个工作日出现了两次'],
+  [/^at least one working period$/, '请至少填写一个工作时段'],
+  [/^a working period ends after it starts \((.+)\)$/, '时段 $1 的结束时间必须晚于开始时间'],
+  [/^working periods overlap; /, '工作时段相互重叠，请分开填写，如 08:30–12:00 和 13:00–17:30'],
+  [/^(\d{4}-\d{2}-\d{2}) is listed both as a holiday and as a make-up working day$/, '$1 同时填在节假日和调休上班日里，请只保留一处'],
+  [/^a calendar name: /, S.nameInvalid[0]],
+  [/^a Chinese label is required$/, '请填写中文名称'],
+  // zod's own wording for limits and types
+  [/^Too big: expected array to have <=(\d+) items?$/, '最多 $1 项'],
+  [/^Too big: expected string to have <=(\d+) characters?$/, '最多 $1 个字符'],
+  [/^Too small: expected string to have >=1 characters?$/, '必填'],
+  [/^Too big: expected number to be <=(\d+)$/, '不能大于 $1'],
+  [/^Too small: expected number to be >0$/, '必须大于 0'],
+  [/^Invalid input: expected \w+, received undefined$/, '必填'],
+  [/^Invalid input: expected int, received number$/, '必须是整数'],
+  [/^Invalid input: expected number, received NaN$/, '必须是数字'],
+  [/^Invalid input: expected (\w+), received (\w+)$/, '类型不对：应为 $1，收到的是 $2'],
+  [/^Unrecognized keys?: (.+)$/, '无法识别的字段：$1'],
+  [/^Invalid ISO datetime$/, '不是有效的时间'],
+];
+
+/** The whole answer's message (`detail`), by status; the fields' own problems come separately. */
+const SUMMARIES_ZH: ReadonlyArray<readonly [number, RegExp, string]> = [
+  [400, /^The request (?:body|params|querystring) is not valid/, '提交的内容有误。'],
+  [401, /./, '登录已失效，请重新登录。'],
+  [403, /only an administrator can change them/, S.forbidden[0]],
+  [404, /^There is no calendar "(.+?)"\./, '没有名为“$1”的日历，可能已被删除；请刷新页面后重试。'],
+  [409, /^The plant default calendar cannot be deleted/, '工厂默认日历不能删除；可以修改它的工作时间或节假日。'],
+  [422, /^Calendar "(.+?)" has no working time in the next twenty years/, '日历“$1”在未来二十年内没有工作时间，无法计算到期时间；请检查工作日和节假日。'],
+];
+
+const fill = (zh: string, m: RegExpExecArray) => zh.replace(/\$(\d)/g, (_w, n: string) => m[Number(n)] ?? '');
+
+/** One of the server's field messages in the user's language. */
+export function problemText(locale: Locale, message: string): string {
+  if (locale === 'en') return message;
+  for (const [re, zh] of PROBLEMS_ZH) {
+    const m = re.exec(message);
+    if (m) return fill(zh, m);
+  }
+  return message;
+}
+
+/** The server's problems with their messages in the user's language (paths unchanged). */
+export function localProblems(locale: Locale, errors: readonly ProblemField[]): ProblemField[] {
+  return errors.map((e) => ({ path: e.path, message: problemText(locale, e.message) }));
+}
+
+/** What a failed answer says as a whole (its `detail`, else its `title`), in the user's language. */
+export function problemSummary(locale: Locale, err: { status: number; title: string; detail?: string | undefined }): string {
+  const server = err.detail ?? err.title;
+  if (locale === 'en') return server;
+  for (const [status, re, zh] of SUMMARIES_ZH) {
+    const m = err.status === status ? re.exec(server) : null;
+    if (m) return fill(zh, m);
+  }
+  return `服务器返回错误（HTTP ${err.status}）：${server}`;
 }
 
 export function useCalendarI18n(): { ct: CT; locale: Locale; weekday: (iso: number) => string } {

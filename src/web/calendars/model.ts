@@ -61,8 +61,9 @@ export type FieldErrors = Array<{ name: (string | number)[]; errors: string[] }>
 
 /**
  * Where each problem the server reported belongs on the form (`body.hours.0.to` → that input), and
- * what is left for the notice under the form. A date's problem names the date, since the dates
- * share one input.
+ * what is left for the notice under the form. A date's problem names the date (unless its message
+ * already does), since the dates share one input. Messages are taken as given: the page puts them
+ * in the user's language first (localProblems in i18n.ts).
  */
 export function placeProblems(errors: ReadonlyArray<{ path: string; message: string }>, v: { holidays: readonly string[]; workdays: readonly string[] }): { fields: FieldErrors; rest: string[]; hours: string[] } {
   const byField = new Map<string, { name: (string | number)[]; errors: string[] }>();
@@ -83,7 +84,7 @@ export function placeProblems(errors: ReadonlyArray<{ path: string; message: str
     else if (p[0] === 'hours') hours.push(e.message);
     else if (p[0] === 'holidays' || p[0] === 'workdays') {
       const value = p[1] !== undefined ? v[p[0]][Number(p[1])] : undefined;
-      add([p[0]], value ? `${value}: ${e.message}` : e.message);
+      add([p[0]], value && !e.message.includes(value) ? `${value}: ${e.message}` : e.message);
     } else rest.push(`${e.path}: ${e.message}`);
   }
   return { fields: [...byField.values()], rest, hours };
