@@ -52,4 +52,11 @@ create table notify_channels (
 );
 `,
   },
+  {
+    // the kind rule as a domain (see workflow.007): not re-read and planned on every insert
+    id: 'notify.002-kind-domain',
+    up: `create domain notification_kind as text check (value ~ '^[a-z][a-z0-9_.]{0,59}$');
+alter table wf_notifications drop constraint if exists wf_notifications_kind_format;
+alter table wf_notifications alter column kind type notification_kind;`,
+  },
 ];

@@ -156,7 +156,7 @@ export async function sendNotification(tx: Tx, input: NotificationInput): Promis
   if (input.inApp !== false) {
     statements.push({
       text: `insert into wf_notifications (user_id, kind, instance_id, task_id, title, body, created_at)
-             select u.id, $2, $3, $4, $5, $6, $7
+             select u.id, $2::text, $3, $4, $5, $6, $7
                from unnest($1::uuid[]) as u(id) left join notify_preferences p on p.user_id = u.id
               where p.channels is null or p.channels -> $2::text is null or p.channels -> $2::text @> '"inapp"'::jsonb`,
       params: [userIds, input.kind, input.instanceId ?? null, input.taskId ?? null, input.title, input.body ?? null, at],

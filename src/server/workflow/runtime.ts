@@ -371,22 +371,22 @@ const TASK_COLUMNS = [
  * cancelled. Every writer of wf_tasks holds the instance lock first, so the task lock never
  * waits for someone who waits for us.
  */
-export async function lockTask(tx: Tx, taskId: string, actor: Actor, now: Date): Promise<{ x: Exec; task: TaskRow }> {
-  const r = await tx.query<InstanceRow & Record<string, unknown>>(
-    `select i.*, ${TASK_COLUMNS.map((c) => `t.${c} as "t.${c}"`).join(', ')}
+const TASK_KEYS = TASK_COLUMNS.map((c) => `t.${c}`);
+const LOCK_TASK_SQL = `select i.*, ${TASK_COLUMNS.map((c) => `t.${c} as "t.${c}"`).join(', ')}
        from wf_tasks t join wf_instances i on i.id = t.instance_id
       where t.id = $1
-      for update of i, t`,
-    [taskId],
-  );
+      for update of i, t`;
+
+export async function lockTask(tx: Tx, taskId: string, actor: Actor, now: Date): Promise<{ x: Exec; task: TaskRow }> {
+  const r = await tx.query<Record<string, unknown>>(LOCK_TASK_SQL, [taskId]);
   const row = r.rows[0];
   if (!row) throw notFound(`There is no approval task ${taskId}.`);
-  const task = {} as Record<string, unknown>;
-  for (const c of TASK_COLUMNS) {
-    task[c] = row[`t.${c}`];
-    delete row[`t.${c}`];
-  }
-  const inst = row as InstanceRow;
+  // split the joined row (new objects: deleting keys from it would turn it into a slow dictionary)
+  const task: Record<string, unknown> = {};
+  for (let i = 0; i < TASK_COLUMNS.length; i++) task[TASK_COLUMNS[i]!] = row[TASK_KEYS[i]!];
+  const instRow: Record<string, unknown> = {};
+  for (const key in row) if (!key.startsWith('t.')) instRow[key] = row[key];
+  const inst = instRow as unknown as InstanceRow;
   await resolveInstance(tx, inst);
   return { x: { tx, now, actor, inst, tree: treeOf(inst), saved: instanceState(inst) }, task: task as unknown as TaskRow };
 }
