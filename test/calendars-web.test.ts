@@ -195,10 +195,24 @@ describe('the calendars API’s answers as the page shows them (zh-CN / en)', ()
       ]),
     );
 
-    // Mondays only, and every Monday for twenty years a holiday: no due time, a 422 that says why
+    // Mondays only, and every Monday for twenty years a holiday: saving it is refused (no working
+    // time in the next 366 days, counted from the server's clock), a 422 that says why
     const mondays: string[] = [];
     for (let d = Date.UTC(2026, 0, 5); d < Date.UTC(2047, 0, 1); d += 7 * 86_400_000) mondays.push(new Date(d).toISOString().slice(0, 10));
-    expect((await answer(admin, 'PUT', '/never', { weekdays: [1], hours, holidays: mondays })).status).toBe(200);
+    const day = (t: number) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(t));
+    const before = Date.now();
+    const closed = await answer(admin, 'PUT', '/never', { timeZone: 'Asia/Shanghai', weekdays: [1], hours, holidays: mondays });
+    const after = Date.now();
+    expect(closed.status).toBe(422);
+    expect(problemSummary('en', closed)).toMatch(/^Calendar "never" has no working time in the next 366 days \(\d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}\)/);
+    const span = /\((\S+) to (\S+)\)/.exec(closed.detail!)!;
+    expect([day(before), day(after)]).toContain(span[1]);
+    expect([day(before + 366 * 86_400_000), day(after + 366 * 86_400_000)]).toContain(span[2]);
+    expect(problemSummary('zh-CN', closed)).toBe(`日历“never”在未来 366 天内（${span[1]} 至 ${span[2]}）没有任何工作时间：这段时间里的工作日都设成了节假日。请删除部分节假日，或增加工作日、调休上班日后再保存。`);
+    expect((await answer(admin, 'GET', '/never')).status).toBe(404);
+
+    // one stored around that rule (before it, or straight into the table): no due time, a 422 that says why
+    await t.ctx.db.query('insert into wf_calendars (name, definition, updated_at) values ($1, $2, now())', ['never', JSON.stringify({ weekdays: [1], hours, holidays: mondays, workdays: [] })]);
     const never = await answer(admin, 'GET', `/never/due?from=${encodeURIComponent('2026-01-05T09:00:00+08:00')}&minutes=60`);
     expect(never.status).toBe(422);
     expect(problemSummary('en', never)).toContain('no working time in the next twenty years');

@@ -1,9 +1,10 @@
 // SLA timers counted in business hours: the plant calendar an administrator keeps (working days,
 // hours, holidays, 调休 make-up days) moves reminders, escalations and auto-decisions over
 // nights, weekends and holidays. The clock is a ManualClock; timers fire through a real
-// TimerWorker. Calendars over HTTP (admin only, zod-checked) and definitions naming an unknown
-// calendar (refused with the node's path) are covered too.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// TimerWorker. Calendars over HTTP (admin only, zod-checked, refused without working time in their
+// next year), a calendar without working time that reaches the engine anyway (wall-clock minutes,
+// a warning) and definitions naming an unknown calendar (refused with the node's path) are covered too.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { publishApp } from '../src/server/modeling/index.ts';
 import { systemActor } from '../src/server/platform/context.ts';
 import { DEMO_PASSWORD } from '../src/server/platform/org/index.ts';
@@ -32,6 +33,17 @@ function clockTo(iso: string): void {
   f.clock.advanceMs(d);
 }
 const iso = (s: string) => new Date(s).toISOString();
+const DAY = 86_400_000;
+/** The civil date of an instant in Asia/Shanghai (en-CA writes YYYY-MM-DD). */
+const shanghaiDay = (t: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(t);
+/** The Monday-to-Friday dates from `first` (YYYY-MM-DD) for `days` days. */
+function weekdayDates(first: string, days: number, isoWeekdays: readonly number[] = [1, 2, 3, 4, 5]): string[] {
+  const out: string[] = [];
+  for (let i = 0, t = Date.parse(`${first}T00:00:00Z`); i < days; i++, t += DAY) {
+    if (isoWeekdays.includes(((new Date(t).getUTCDay() + 6) % 7) + 1)) out.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return out;
+}
 
 async function timers(instanceId: string): Promise<Record<string, string>> {
   const r = await f.t.ctx.db.query<{ kind: string; due_at: Date }>('select kind, due_at from wf_timers where instance_id = $1 and fired_at is null order by id', [instanceId]);
@@ -118,6 +130,35 @@ describe('SLA minutes in business hours', () => {
     // the repeat from Saturday 09:30 on the default (Mon–Fri): Monday 08:30 + 120 → 10:30
     expect((await timers(id)).remind).toBe(iso('2026-10-26T10:30:00+08:00'));
   });
+
+  it('a calendar without working time that reaches the engine anyway: the approval starts, minutes count on the wall clock, a warning names the calendar', async () => {
+    // Mondays only, every Monday a holiday until 2048: written straight into the table (stored
+    // before saving required a working year), so the API's check never saw it
+    const definition = { timeZone: 'Asia/Shanghai', weekdays: [1], hours: HOURS, holidays: weekdayDates('2026-10-26', 366 * 22, [1]), workdays: [] };
+    await f.t.ctx.db.query('insert into wf_calendars (name, definition, updated_at) values ($1, $2, $3)', ['shut', JSON.stringify(definition), f.clock.now()]);
+    const warn = vi.spyOn(f.t.ctx.log, 'warn');
+    try {
+      clockTo('2026-10-27T10:00:00+08:00'); // Tuesday
+      const wf = flow('bh_shut', approver('a', users('li.teamlead'), { sla: { remind: { after: 120, every: 60 }, calendar: 'shut' } }));
+      const id = await f.start('wang.operator', wf);
+      expect(await f.status(id)).toBe('running');
+      expect(await timers(id)).toEqual({ remind: iso('2026-10-27T12:00:00+08:00') });
+      expect(warn).toHaveBeenCalledWith(expect.objectContaining({ calendar: 'shut', instanceId: id, nodeId: 'a', minutes: 120 }), expect.stringContaining('calendar "shut" has no working time'));
+
+      // the reminder fires and its repeat (computed by the timer worker) is wall clock too
+      clockTo('2026-10-27T12:00:00+08:00');
+      await worker.runOnce();
+      expect(await reminders('li.teamlead', id)).toBe(1);
+      expect((await timers(id)).remind).toBe(iso('2026-10-27T13:00:00+08:00'));
+      expect(warn).toHaveBeenLastCalledWith(expect.objectContaining({ calendar: 'shut', instanceId: id, minutes: 60 }), expect.any(String));
+
+      // and the approver still decides
+      await f.act('li.teamlead', await f.taskOf(id, 'li.teamlead'), { action: 'approve' });
+      expect(await f.status(id)).toBe('approved');
+    } finally {
+      warn.mockRestore();
+    }
+  });
 });
 
 describe('calendars over HTTP', () => {
@@ -152,6 +193,35 @@ describe('calendars over HTTP', () => {
     expect((await admin.inject({ method: 'DELETE', url: '/api/v1/workflow/calendars/default' })).statusCode).toBe(409);
     expect((await admin.inject({ method: 'DELETE', url: '/api/v1/workflow/calendars/berlin' })).statusCode).toBe(204);
     expect((await operator.inject('/api/v1/workflow/calendars/berlin')).statusCode).toBe(404);
+  });
+
+  it('a calendar without working time in its next 366 days (app clock) is refused with a 422 that says why; nothing is stored', async () => {
+    const now = f.clock.now();
+    const today = shanghaiDay(now);
+    const span = `${today} to ${shanghaiDay(new Date(now.getTime() + 366 * DAY))}`;
+    // every working weekday from a week ago to 400 days ahead is a holiday
+    const closed = { timeZone: 'Asia/Shanghai', hours: HOURS, holidays: weekdayDates(shanghaiDay(new Date(now.getTime() - 7 * DAY)), 407) };
+    const refused = await admin.inject({ method: 'PUT', url: '/api/v1/workflow/calendars/closed', payload: closed });
+    expect(refused.statusCode).toBe(422);
+    expect(refused.headers['content-type']).toContain('application/problem+json');
+    expect(refused.json().detail).toBe(
+      `Calendar "closed" has no working time in the next 366 days (${span}): every working weekday in that time is a holiday. Remove some holidays, or add working weekdays or make-up working days, then save again.`,
+    );
+    expect((await admin.inject('/api/v1/workflow/calendars/closed')).statusCode).toBe(404);
+    expect((await f.t.ctx.db.query('select 1 from wf_calendars where name = $1', ['closed'])).rows).toHaveLength(0);
+    expect((await f.t.ctx.db.query(`select 1 from audit_log where action = 'workflow.calendar.save' and target_id = $1`, ['closed'])).rows).toHaveLength(0);
+
+    // replacing a calendar with such a definition keeps the one stored
+    const before = (await admin.inject('/api/v1/workflow/calendars/cn-2026')).json();
+    const replace = await admin.inject({ method: 'PUT', url: '/api/v1/workflow/calendars/cn-2026', payload: closed });
+    expect(replace.statusCode).toBe(422);
+    expect(replace.json().detail).toContain('Calendar "cn-2026" has no working time in the next 366 days');
+    expect((await admin.inject('/api/v1/workflow/calendars/cn-2026')).json()).toEqual(before);
+
+    // the same holidays ending 300 days ahead leave working time within the year: saved
+    const shorter = { ...closed, holidays: closed.holidays.filter((d) => d < shanghaiDay(new Date(now.getTime() + 300 * DAY))) };
+    expect((await admin.inject({ method: 'PUT', url: '/api/v1/workflow/calendars/closed', payload: shorter })).statusCode).toBe(200);
+    expect((await admin.inject({ method: 'DELETE', url: '/api/v1/workflow/calendars/closed' })).statusCode).toBe(204);
   });
 
   it('an unknown calendar is a problem at the node’s path: in the designer check and at publish', async () => {

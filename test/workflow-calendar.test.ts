@@ -9,6 +9,8 @@ import {
   compileCalendar,
   dayNumber,
   isoWeekday,
+  localDate,
+  NoWorkingTimeError,
   workingMinutesBetween,
   type CalendarInput,
 } from '../src/server/workflow/calendar.ts';
@@ -132,6 +134,28 @@ describe('a zone with daylight saving time (Europe/Berlin)', () => {
     const ny = plant({}, 'America/New_York');
     // 2026-03-08 clocks forward; Friday 03-06 09:00 EST + 5 working days → Friday 03-13 09:00 EDT
     expect(add(ny, '2026-03-06T09:00:00-05:00', 5 * 480)).toBe(at('2026-03-13T09:00:00-04:00').toISOString());
+  });
+});
+
+describe('a calendar that never works', () => {
+  it('every working day a holiday for twenty years, or no working weekday at all: a NoWorkingTimeError, not a wrong instant', () => {
+    const mondays: string[] = [];
+    for (let d = Date.UTC(2026, 2, 2); d < Date.UTC(2048, 0, 1); d += 7 * 86_400_000) mondays.push(new Date(d).toISOString().slice(0, 10));
+    const shut = compileCalendar({ weekdays: [1], hours: [{ from: '08:30', to: '12:00' }], holidays: mondays, workdays: [] }, 'Asia/Shanghai');
+    expect(() => addWorkingMinutes(shut, at('2026-03-02T09:00:00+08:00'), 60)).toThrow(NoWorkingTimeError);
+    expect(() => addWorkingMinutes(shut, at('2026-03-02T09:00:00+08:00'), 60)).toThrow('the calendar has no working time in the next twenty years');
+    expect(workingMinutesBetween(shut, at('2026-03-02T00:00:00+08:00'), at('2027-03-03T00:00:00+08:00'))).toBe(0);
+    // one Monday left off the list: 60 minutes that day
+    const once = compileCalendar({ weekdays: [1], hours: [{ from: '08:30', to: '12:00' }], holidays: mondays.filter((d) => d !== '2026-06-01'), workdays: [] }, 'Asia/Shanghai');
+    expect(add(once, '2026-03-02T09:00:00+08:00', 60)).toBe(at('2026-06-01T09:30:00+08:00').toISOString());
+    // no weekday at all (only possible around the schema)
+    const none = compileCalendar({ weekdays: [], hours: [{ from: '08:30', to: '12:00' }], holidays: [], workdays: [] }, 'Asia/Shanghai');
+    expect(() => addWorkingMinutes(none, at('2026-03-02T09:00:00+08:00'), 60)).toThrow(NoWorkingTimeError);
+  });
+
+  it('local dates in the calendar’s zone', () => {
+    expect(localDate(at('2026-03-01T16:30:00Z'), 'Asia/Shanghai')).toBe('2026-03-02');
+    expect(localDate(at('2026-03-01T16:30:00Z'), 'Europe/Berlin')).toBe('2026-03-01');
   });
 });
 

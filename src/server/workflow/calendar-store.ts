@@ -7,16 +7,16 @@
 // year and apply to every app, so they are edited without publishing anything. An SLA timer's
 // due time is computed when the timer is created; editing a calendar moves timers created later.
 import { z } from 'zod';
-import type { Sql, Tx } from '../db/index.ts';
+import type { Database, Sql, Tx } from '../db/index.ts';
 import type { Api } from '../http/app.ts';
 import { appendAudit } from '../platform/audit/index.ts';
 import { isAdmin, requireActor } from '../platform/auth/index.ts';
-import type { Actor, AppContext } from '../platform/context.ts';
+import type { Actor, AppContext, Logger } from '../platform/context.ts';
 import { conflict, forbidden, notFound, unprocessable } from '../platform/errors.ts';
 import type { ProblemField } from '../platform/errors.ts';
 import { calendarRefs, CalendarName, slaCalendar, type WorkflowDef, type WorkflowNode } from '../../shared/workflow-definition.ts';
 import type { Exec } from './runtime.ts';
-import { addWorkingMinutes, BUILTIN_CALENDAR, CalendarDef, compileCalendar, type Calendar } from './calendar.ts';
+import { addWorkingMinutes, BUILTIN_CALENDAR, CalendarDef, compileCalendar, localDate, NoWorkingTimeError, workingMinutesBetween, type Calendar } from './calendar.ts';
 
 export const DEFAULT_CALENDAR = 'default';
 
@@ -55,11 +55,29 @@ function requireAdmin(actor: Actor): void {
   if (!isAdmin(actor.principal)) throw forbidden('Business-hours calendars are plant settings: only an administrator can change them.');
 }
 
+/** How far ahead a saved calendar must have working time: a year, leap day included. */
+export const WORKING_TIME_AHEAD_DAYS = 366;
+
+/**
+ * Refuses a calendar with no working time in its next 366 days from `now`: every SLA counted on it
+ * would have no due time. The schema already asks for a working weekday and working periods, so
+ * what is left is a working weekday in every week that the holidays all cover.
+ */
+function requireWorkingTime(name: string, definition: CalendarDef & { timeZone: string }, now: Date): void {
+  const until = new Date(now.getTime() + WORKING_TIME_AHEAD_DAYS * 86_400_000);
+  if (workingMinutesBetween(compileCalendar(definition, definition.timeZone), now, until) > 0) return;
+  const span = `${localDate(now, definition.timeZone)} to ${localDate(until, definition.timeZone)}`;
+  throw unprocessable(
+    `Calendar "${name}" has no working time in the next ${WORKING_TIME_AHEAD_DAYS} days (${span}): every working weekday in that time is a holiday. Remove some holidays, or add working weekdays or make-up working days, then save again.`,
+  );
+}
+
 /** Creates or replaces a calendar (one transaction with its audit entry). */
 export async function putCalendar(ctx: AppContext, actor: Actor, name: string, def: CalendarDef): Promise<StoredCalendar> {
   requireAdmin(actor);
   const definition = { ...def, timeZone: def.timeZone ?? ctx.config.timezone };
   const now = ctx.clock.now();
+  requireWorkingTime(name, definition, now);
   return ctx.db.tx(async (tx) => {
     const r = await tx.query<Row>(
       `insert into wf_calendars (name, definition, updated_at, updated_by) values ($1, $2, $3, $4)
@@ -96,10 +114,16 @@ export async function calendarProblems(sql: Sql, workflows: readonly WorkflowDef
 
 // ---- SLA due times ------------------------------------------------------------------------------
 
-/** Calendars read in a transaction, so the timers of one action read each calendar once. */
-const perTx = new WeakMap<Tx, Map<string, Calendar>>();
+/** A calendar ready for SLA arithmetic, with the name of the one actually counted on. */
+interface Loaded {
+  cal: Calendar;
+  name: string;
+}
 
-async function loadCalendar(tx: Tx, name: string, fallbackTimeZone: string): Promise<Calendar> {
+/** Calendars read in a transaction, so the timers of one action read each calendar once. */
+const perTx = new WeakMap<Tx, Map<string, Loaded>>();
+
+async function loadCalendar(tx: Tx, name: string, fallbackTimeZone: string): Promise<Loaded> {
   let memo = perTx.get(tx);
   if (!memo) perTx.set(tx, (memo = new Map()));
   const hit = memo.get(name);
@@ -107,24 +131,65 @@ async function loadCalendar(tx: Tx, name: string, fallbackTimeZone: string): Pro
   // a calendar deleted after the tree was published: the plant default counts instead
   const r = await tx.query<Row>('select name, definition, updated_at from wf_calendars where name = any($1::text[])', [[name, DEFAULT_CALENDAR]]);
   const row = r.rows.find((x) => x.name === name) ?? r.rows.find((x) => x.name === DEFAULT_CALENDAR);
-  const cal = compileCalendar(row?.definition ?? BUILTIN_CALENDAR, fallbackTimeZone);
-  memo.set(name, cal);
-  return cal;
+  const loaded = { cal: compileCalendar(row?.definition ?? BUILTIN_CALENDAR, fallbackTimeZone), name: row?.name ?? DEFAULT_CALENDAR };
+  memo.set(name, loaded);
+  return loaded;
+}
+
+/**
+ * The engine's logger per database, for problems found while timers are computed (slaDueAt has a
+ * transaction, not the AppContext). Set where the workflow routes are registered, which every
+ * Trellis does (the HTTP app is built before any worker starts); a transaction of a database
+ * without one logs nothing.
+ */
+const logs = new WeakMap<Database, Logger>();
+
+export function setCalendarLog(db: Database, log: Logger): void {
+  logs.set(db, log);
+}
+
+/** What `slaDueAt` names in its warnings (the instance and node whose timer it computes). */
+export interface SlaSubject {
+  instanceId?: string;
+  nodeId?: string;
 }
 
 /**
  * When an SLA duration of `node` started at `now` is due: wall-clock minutes, or working minutes
- * on the calendar the node (or its workflow) names.
+ * on the calendar the node (or its workflow) names. A calendar with no working time to count on
+ * (stored before saving required a working year, or written around the API) does not fail the
+ * approval: the minutes are counted on the wall clock from `now`, with a warning naming the
+ * calendar so an administrator can fix its holidays.
  */
-export async function slaDueAt(tx: Tx, now: Date, minutes: number, wf: WorkflowDef, node: WorkflowNode | undefined, fallbackTimeZone: string | undefined): Promise<Date> {
+export async function slaDueAt(
+  tx: Tx,
+  now: Date,
+  minutes: number,
+  wf: WorkflowDef,
+  node: WorkflowNode | undefined,
+  fallbackTimeZone: string | undefined,
+  subject: SlaSubject = {},
+): Promise<Date> {
   const name = node ? slaCalendar(wf, node) : null;
-  if (!name) return new Date(now.getTime() + minutes * 60_000);
-  return addWorkingMinutes(await loadCalendar(tx, name, fallbackTimeZone ?? 'Asia/Shanghai'), now, minutes);
+  const wall = () => new Date(now.getTime() + minutes * 60_000);
+  if (!name) return wall();
+  const loaded = await loadCalendar(tx, name, fallbackTimeZone ?? 'Asia/Shanghai');
+  try {
+    return addWorkingMinutes(loaded.cal, now, minutes);
+  } catch (err) {
+    if (!(err instanceof NoWorkingTimeError)) throw err;
+    const log = tx.database ? logs.get(tx.database) : undefined;
+    log?.warn(
+      { calendar: loaded.name, named: name, minutes, ...subject, reason: err.message },
+      `workflow SLA: calendar "${loaded.name}" has no working time (${err.message}); ${minutes} minutes counted on the wall clock instead. Give the calendar working days that are not all holidays (PUT /api/v1/workflow/calendars/${loaded.name}).`,
+    );
+    return wall();
+  }
 }
 
 /** `slaDueAt` for a node of the instance being worked on (what runtime.ts calls). */
 export function slaDue(x: Exec, minutes: number, nodeId: string): Promise<Date> {
-  return slaDueAt(x.tx, x.now, minutes, x.inst.definition, x.tree.has(nodeId) ? x.tree.node(nodeId) : undefined, x.inst.scope?.timezone);
+  return slaDueAt(x.tx, x.now, minutes, x.inst.definition, x.tree.has(nodeId) ? x.tree.node(nodeId) : undefined, x.inst.scope?.timezone, { instanceId: x.inst.id, nodeId });
 }
 
 // ---- HTTP ---------------------------------------------------------------------------------------
@@ -133,6 +198,7 @@ const tags = ['workflow'];
 const NameParams = z.object({ name: CalendarName }).strict();
 
 export function calendarRoutes(api: Api, ctx: AppContext): void {
+  setCalendarLog(ctx.db, ctx.log);
   api.get('/workflow/calendars', { schema: { tags, summary: 'Business-hours calendars for SLA timers (default is the plant’s)' } }, async (request) => {
     requireActor(request, { scope: 'workflow:read' });
     return { items: await listCalendars(ctx.db, ctx.config.timezone) };
@@ -177,7 +243,7 @@ export function calendarRoutes(api: Api, ctx: AppContext): void {
         due = addWorkingMinutes(cal, from, request.query.minutes);
       } catch (err) {
         // every working day for twenty years is a holiday: the calendar's fault, not the server's
-        if (err instanceof Error && err.message.startsWith('the calendar has no working time')) {
+        if (err instanceof NoWorkingTimeError) {
           throw unprocessable(`Calendar "${c.name}" has no working time in the next twenty years: give it working weekdays that are not all holidays.`);
         }
         throw err;

@@ -180,8 +180,23 @@ function nextException(cal: Calendar, dn: number): number {
   return lo < xs.length ? xs[lo]! : Infinity;
 }
 
-/** Twenty years of days: a calendar that never works again (cannot pass validation) stops here. */
+/** Twenty years of days: a calendar that never works again stops here. */
 const MAX_DAYS = 366 * 20;
+
+/**
+ * A calendar with no working time to count on (every working day a holiday for twenty years, or no
+ * working weekday at all): the definition's fault, not the server's. Saving refuses such a calendar
+ * (calendar-store.ts requires working time in its next 366 days), but one stored before that rule,
+ * or written around the API, still reaches the arithmetic.
+ */
+export class NoWorkingTimeError extends Error {
+  override name = 'NoWorkingTimeError';
+}
+
+/** The civil date (`YYYY-MM-DD`) of an instant in a zone. */
+export function localDate(t: Date, tz: string): string {
+  return new Date(toLocal(t.getTime(), tz).dn * DAY).toISOString().slice(0, 10);
+}
 
 /**
  * The instant `minutes` working minutes after `start`. Counting begins at `start` if it is inside
@@ -191,7 +206,7 @@ const MAX_DAYS = 366 * 20;
 export function addWorkingMinutes(cal: Calendar, start: Date, minutes: number): Date {
   let rem = Math.round(minutes * 60_000);
   if (rem <= 0) return new Date(start.getTime());
-  if (cal.weekMs <= 0) throw new Error('the calendar has no working time');
+  if (cal.weekMs <= 0) throw new NoWorkingTimeError('the calendar has no working time');
   let { dn, ms } = toLocal(start.getTime(), cal.timeZone);
   const first = dn;
   for (;;) {
@@ -214,7 +229,7 @@ export function addWorkingMinutes(cal: Calendar, start: Date, minutes: number): 
     }
     dn++;
     ms = 0;
-    if (dn - first > MAX_DAYS) throw new Error('the calendar has no working time in the next twenty years');
+    if (dn - first > MAX_DAYS) throw new NoWorkingTimeError('the calendar has no working time in the next twenty years');
   }
 }
 

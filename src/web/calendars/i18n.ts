@@ -122,6 +122,11 @@ const SUMMARIES_ZH: ReadonlyArray<readonly [number, RegExp, string]> = [
   [404, /^There is no calendar "(.+?)"\./, '没有名为“$1”的日历，可能已被删除；请刷新页面后重试。'],
   [409, /^The plant default calendar cannot be deleted/, '工厂默认日历不能删除；可以修改它的工作时间或节假日。'],
   [422, /^Calendar "(.+?)" has no working time in the next twenty years/, '日历“$1”在未来二十年内没有工作时间，无法计算到期时间；请检查工作日和节假日。'],
+  [
+    422,
+    /^Calendar "(.+?)" has no working time in the next 366 days \((\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})\)/,
+    '日历“$1”在未来 366 天内（$2 至 $3）没有任何工作时间：这段时间里的工作日都设成了节假日。请删除部分节假日，或增加工作日、调休上班日后再保存。',
+  ],
 ];
 
 const fill = (zh: string, m: RegExpExecArray) => zh.replace(/\$(\d)/g, (_w, n: string) => m[Number(n)] ?? '');
