@@ -376,13 +376,19 @@ describe(`records engine (${testTarget})`, () => {
     const start = Number((await t.ctx.db.query('select coalesce(max(id), 0)::int as m from outbox')).rows[0]!.m);
     const a = await createRecord(t.ctx, adminActor, 'rtp', 'slip', { title: '焊接 weld', qty: 3, cost: '7.5', at: '2026-03-01T08:30:00+08:00' });
     const b = await createRecord(t.ctx, adminActor, 'rtp', 'slip', { title: 'second' });
+    // the same columns as a: the create's statement text is reused, the names still filled in
+    const c = await createRecord(t.ctx, adminActor, 'rtp', 'slip', { title: 'third', qty: 1, cost: '2', at: '2026-03-02T08:30:00+08:00' });
     expect(a.name).toMatch(/^SL-\d{4}-001$/);
     expect(b.name).toMatch(/^SL-\d{4}-002$/);
+    expect(c.name).toMatch(/^SL-\d{4}-003$/);
     const read = await admin.inject(`/api/v1/apps/rtp/entities/slip/records/${a.id}`);
     const asRead = read.json();
     expect(asRead).toMatchObject({ name: a.name, values: { qty: 3, cost: '7.50', total: '22.50', at: '2026-03-01T00:30:00.000Z' } });
     const events = (await readOutbox(t.ctx.db, start, 10)).filter((e) => e.type === 'trellis.record.created');
-    expect(events.map((e) => (e.data as { name: string }).name)).toEqual([a.name, b.name]);
+    expect(events.map((e) => (e.data as { name: string }).name)).toEqual([a.name, b.name, c.name]);
+    expect((events[2]!.data as { record: { name: string } }).record.name).toBe(c.name);
+    const auditC = await t.ctx.db.query<{ detail: { name: string } }>(`select detail from audit_log where action = 'record.create' and target_id = $1`, [c.id]);
+    expect(auditC.rows[0]!.detail.name).toBe(c.name);
     expect((events[0]!.data as { record: unknown }).record).toEqual(asRead);
     const row = await t.ctx.db.query<{ search_text: string }>('select search_text from x_rtp__slip where id = $1', [a.id]);
     expect(row.rows[0]!.search_text).toBe(`${a.name} 焊接 weld`);

@@ -398,6 +398,24 @@ function replaceParam(text: string, n: number, expr: string): string {
 function numberedCreate(series: ReturnType<typeof seriesSql>, insert: Statement, trail: Statement[]): Statement {
   const [key, before, digits, after] = series.params;
   const counter: Statement = { text: series.counter, params: [key] };
+  const row: Statement = { text: insert.text, params: [...insert.params, before, digits, after] };
+  // The text depends only on the statements' texts (the JSON parameters that carry a name sit at
+  // the same places for the same trail texts): built once per shape, not per create.
+  const cacheKey = `${series.counter}\u0000${insert.text}\u0000${trail.map((t) => t.text).join('\u0000')}`;
+  let text = numberedTexts.get(cacheKey);
+  if (text === undefined) {
+    text = numberedCreateText(series, insert, trail);
+    if (numberedTexts.size >= MAX_CREATE_TEXTS) numberedTexts.clear();
+    numberedTexts.set(cacheKey, text);
+  }
+  return { text, params: [...counter.params, ...row.params, ...trail.flatMap((t) => t.params)] };
+}
+
+const numberedTexts = new Map<string, string>();
+
+function numberedCreateText(series: ReturnType<typeof seriesSql>, insert: Statement, trail: Statement[]): string {
+  const [key, before, digits, after] = series.params;
+  const counter: Statement = { text: series.counter, params: [key] };
   // the row: name ($2) and search_text ($11) from the counter; the format's parameters appended
   const n = insert.params.length;
   const nameExpr = series.nameSql('s0.last').replace(/\$2\b/, `$${n + 1}`).replace(/\$3\b/, `$${n + 2}`).replace(/\$4\b/, `$${n + 3}`);
@@ -419,7 +437,7 @@ function numberedCreate(series: ReturnType<typeof seriesSql>, insert: Statement,
     });
     return { text: t, params: st.params };
   });
-  return combineStatements([counter, row, ...named], 1);
+  return combineStatements([counter, row, ...named], 1).text;
 }
 
 async function accessOrThrow(ctx: AppContext, actor: Actor, schema: EntitySchema, action: Action): Promise<Access> {
