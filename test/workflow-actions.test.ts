@@ -210,8 +210,17 @@ describe('concurrency', () => {
     const wf = flow('single', approver('a', users('li.teamlead')));
     const actor = await f.actor('wang.operator');
     const input = { app: 'demo', appVersion: 1, workflow: wf, recordId: 'doc-1', record: {} };
-    await svc.start(f.t.ctx, actor, input);
-    await expect(svc.start(f.t.ctx, actor, input)).rejects.toMatchObject({ status: 409 });
+    const first = await svc.start(f.t.ctx, actor, input);
+    // the second start's own writes (its tasks, trail, notifications) are rolled back with it
+    await expect(svc.start(f.t.ctx, actor, input)).rejects.toMatchObject({ status: 409, extra: { instanceId: first.instanceId } });
+    const left = await f.t.ctx.db.query<{ instances: number; tasks: number; events: number; notes: number }>(
+      `select (select count(*)::int from wf_instances where record_id = 'doc-1') as instances,
+              (select count(*)::int from wf_tasks t join wf_instances i on i.id = t.instance_id where i.record_id = 'doc-1') as tasks,
+              (select count(*)::int from wf_events where instance_id <> $1 and instance_id not in (select id from wf_instances)) as events,
+              (select count(*)::int from wf_notifications where instance_id is not null and instance_id not in (select id from wf_instances)) as notes`,
+      [first.instanceId],
+    );
+    expect(left.rows[0]).toEqual({ instances: 1, tasks: 1, events: 0, notes: 0 });
   });
 });
 

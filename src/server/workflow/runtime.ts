@@ -449,12 +449,16 @@ export async function startInstance(tx: Tx, o: StartOptions): Promise<StartResul
     picks[nodeId] = ids;
   }
   const title = o.title ?? `${o.workflow.label.zh} · ${o.recordId}`;
-  // at most one live instance per document (unique index wf_instances_live): the insert says so
-  const ins = await tx.query<InstanceRow>(
-    `insert into wf_instances (app, app_version, workflow, entity, record_id, title, definition, record, picks, scope, pinned, status, round, initiator_id, initiator_department_id, created_at, updated_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $13, $14, $14)
+  const instanceId = randomUUID();
+  // At most one live instance per document (unique index wf_instances_live): the insert says so.
+  // Where the driver pipelines, its answer is read only at the end: the approval's first
+  // statements follow it on the connection at once (they run after it; a conflict rolls them
+  // back with everything else), which spares a round trip on every submit.
+  const inserting = tx.query<{ id: string }>(
+    `insert into wf_instances (id, app, app_version, workflow, entity, record_id, title, definition, record, picks, scope, pinned, status, round, initiator_id, initiator_department_id, created_at, updated_at)
+     values ($15, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $13, $14, $14)
      on conflict (app, entity, record_id) where status in ('running', 'returned') do nothing
-     returning id, round, created_at, updated_at`,
+     returning id`,
     [
       o.app,
       o.appVersion,
@@ -470,19 +474,26 @@ export async function startInstance(tx: Tx, o: StartOptions): Promise<StartResul
       initiatorId,
       dept,
       o.now,
+      instanceId,
     ],
   );
-  if (!ins.rows[0]) {
+  inserting.catch(() => {}); // its failure is reported by `inserted` below
+  const inserted = async (): Promise<void> => {
+    if ((await inserting).rows[0]) return;
     const existing = await tx.query<{ id: string }>(
       `select id from wf_instances where app = $1 and entity = $2 and record_id = $3 and status in ('running', 'returned')`,
       [o.app, o.workflow.entity, o.recordId],
     );
     const id = existing.rows[0]?.id ?? null;
     throw conflict(`This document already has an approval in progress (instance ${id}). Withdraw it first or wait for its outcome.`, { instanceId: id });
-  }
-  // the row as written (the insert answers only what the database filled in)
+  };
+  if (!tx.send) await inserted();
+  // the row as written
   const inst: InstanceRow = {
-    ...ins.rows[0],
+    id: instanceId,
+    round: 1,
+    created_at: o.now,
+    updated_at: o.now,
     app: o.app,
     app_version: o.appVersion,
     workflow: o.workflow.name,
@@ -501,9 +512,15 @@ export async function startInstance(tx: Tx, o: StartOptions): Promise<StartResul
   };
   const x: Exec = { tx, now: o.now, actor: o.actor, inst, tree: treeOf(inst) };
   x.saved = instanceState(x.inst);
-  await addEvent(x, 'started', { nodeId: o.workflow.root.id, detail: { appVersion: o.appVersion, workflow: o.workflow.name } });
-  await continueAfter(x, o.workflow.root.id, null);
-  await saveInstance(x);
+  try {
+    await addEvent(x, 'started', { nodeId: o.workflow.root.id, detail: { appVersion: o.appVersion, workflow: o.workflow.name } });
+    await continueAfter(x, o.workflow.root.id, null);
+    await saveInstance(x);
+  } catch (err) {
+    await inserted(); // a live instance already there (or the insert's own failure) is the cause
+    throw err;
+  }
+  await inserted();
   return { instanceId: x.inst.id, status: x.inst.status, pendingTasks: pendingTasks(x) };
 }
 
