@@ -12,7 +12,7 @@ import { FlowDesigner } from './approval/FlowDesigner.tsx';
 import { builderApi, type Draft, type PublishResult } from './builderApi.ts';
 import { EntitySettings, ListViewSettings, PermissionsEditor } from './EntitySettings.tsx';
 import { FormDesigner } from './FormDesigner.tsx';
-import { useBuilderI18n } from './i18n.ts';
+import { builderProblems, useBuilderI18n } from './i18n.ts';
 import { defaultLayout, indexProblems, isIdent, workflowsOf, type Problem } from './model.ts';
 import { PublishDialog } from './PublishDialog.tsx';
 
@@ -44,7 +44,7 @@ export default function AppEditorPage() {
 }
 
 function Editor({ loaded }: { loaded: Loaded }) {
-  const { bt, lbl } = useBuilderI18n();
+  const { bt, lbl, locale } = useBuilderI18n();
   const { message, modal } = App.useApp();
   const navigate = useNavigate();
   const qc = useQueryClient();
@@ -58,7 +58,9 @@ function Editor({ loaded }: { loaded: Loaded }) {
   const [publishing, setPublishing] = useState(false);
   const [addingEntity, setAddingEntity] = useState(false);
   const [entityForm] = Form.useForm<{ name: string; zh: string; child?: boolean }>();
-  const idx = useMemo(() => indexProblems(problems), [problems]);
+  // as shown: the calendar problems in the user's language (said as the calendars page says them)
+  const shown = useMemo(() => builderProblems(locale, problems), [problems, locale]);
+  const idx = useMemo(() => indexProblems(shown), [shown]);
   const dirty = JSON.stringify(def) !== saved;
   const entity = def.entities.find((e) => e.name === entityName) ?? def.entities[0];
 
@@ -166,7 +168,7 @@ function Editor({ loaded }: { loaded: Loaded }) {
           title={`${bt('editor.serverProblems')} · ${bt('editor.problems', { n: problems.length })}`}
           description={
             <ul className="problem-list" data-testid="problem-list">
-              {problems.slice(0, 12).map((p) => (
+              {shown.slice(0, 12).map((p) => (
                 <li key={p.path + p.message}>
                   <code>{p.path}</code> {p.message}
                 </li>

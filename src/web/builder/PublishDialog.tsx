@@ -6,7 +6,7 @@ import { Alert, Checkbox, List, Modal, Spin, Tag, Typography } from 'antd';
 import type { AppDef } from '../../shared/definition.ts';
 import { isApiError } from '../api.ts';
 import { builderApi, type PublishResult } from './builderApi.ts';
-import { useBuilderI18n } from './i18n.ts';
+import { builderDetail, useBuilderI18n } from './i18n.ts';
 import type { Problem } from './model.ts';
 
 export function PublishDialog({
@@ -22,7 +22,7 @@ export function PublishDialog({
   onPublished: (r: PublishResult) => void;
   onProblems: (p: Problem[]) => void;
 }) {
-  const { bt } = useBuilderI18n();
+  const { bt, locale } = useBuilderI18n();
   const [confirmed, setConfirmed] = useState(false);
   const diff = useMutation({ mutationFn: builderApi.diff });
   const publish = useMutation({ mutationFn: (confirm: boolean) => builderApi.publish(definition, confirm) });
@@ -76,7 +76,7 @@ export function PublishDialog({
           title={isApiError(err) ? err.title : bt('editor.serverProblems')}
           description={
             <>
-              <div>{isApiError(err) ? err.detail : String(err)}</div>
+              <div>{isApiError(err) ? builderDetail(locale, err.detail ?? '', err.errors) : String(err)}</div>
               {isApiError(err) && err.errors.length ? <div style={{ marginTop: 4 }}>{bt('publish.invalid')}</div> : null}
             </>
           }

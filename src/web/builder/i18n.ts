@@ -2,7 +2,9 @@
 // lazily loaded builder chunk carries them and the shared dictionaries stay small.
 import { useCallback } from 'react';
 import type { Label } from '../../shared/definition.ts';
+import { problemText } from '../calendars/i18n.ts';
 import { useI18n, type Locale } from '../i18n/index.tsx';
+import type { Problem } from './model.ts';
 
 const S = {
   'nav.builder': ['应用搭建', 'App builder'],
@@ -308,6 +310,27 @@ export type BT = (key: BuilderKey, vars?: Record<string, string | number>) => st
 export function builderText(locale: Locale, key: BuilderKey, vars?: Record<string, string | number>): string {
   const text: string = S[key][locale === 'en' ? 1 : 0];
   return vars ? text.replace(/\{(\w+)\}/g, (whole, n: string) => (n in vars ? String(vars[n]) : whole)) : text;
+}
+
+// ---- the server's problems as the designers show them -------------------------------------------
+// The server words its problems in English. The calendar problems of an approval flow (a calendar
+// it names that does not exist: calendarProblems, at publish and its preview) are the calendars
+// page's own messages, so they are said the way that page says them (its problemText, zh-CN only);
+// every other problem stays as the server wrote it.
+
+/** A problem about the business-hours calendar a workflow (`workflows.<w>.calendar`) or a node's SLA names. */
+export const isCalendarProblem = (p: Problem): boolean => /^workflows\.[^.]+\.(?:calendar|nodes\.[^.]+\.sla\.calendar)$/.test(p.path);
+
+/** The server's problems with the calendar ones in the user's language (paths unchanged). */
+export function builderProblems(locale: Locale, list: readonly Problem[]): Problem[] {
+  return list.map((p) => (isCalendarProblem(p) ? { path: p.path, message: problemText(locale, p.message) } : p));
+}
+
+/** A refused publish's `detail` (it repeats the problems' messages) with the calendar ones in the user's language. */
+export function builderDetail(locale: Locale, detail: string, problems: readonly Problem[]): string {
+  let out = detail;
+  for (const p of problems) if (isCalendarProblem(p)) out = out.split(p.message).join(problemText(locale, p.message));
+  return out;
 }
 
 /** `bt(key)` in the current language, and `lbl(label)` for a definition's {zh, en} labels. */

@@ -84,7 +84,9 @@ export function calendarText(locale: Locale, key: CalendarKey, vars?: Record<str
 // for zh-CN each message the calendars API gives is recognised here and said in Chinese. A message
 // not recognised stays as the server wrote it. test/calendars-web.test.ts feeds the server's real
 // schema and routes through these, so a reworded server message fails there instead of silently
-// showing English to a Chinese user.
+// showing English to a Chinese user. The app designer says the calendar problems of an approval
+// flow (a calendar it names that does not exist, at check and publish) with `problemText` too
+// (src/web/builder/i18n.ts); test/builder-calendar-messages.test.ts asks the real server for them.
 
 /** One message of the server (the whole message) and its Chinese; `$1` repeats what it captured. */
 const PROBLEMS_ZH: ReadonlyArray<readonly [RegExp, string]> = [
@@ -100,6 +102,8 @@ const PROBLEMS_ZH: ReadonlyArray<readonly [RegExp, string]> = [
   [/^(\d{4}-\d{2}-\d{2}) is listed both as a holiday and as a make-up working day$/, '$1 同时填在节假日和调休上班日里，请只保留一处'],
   [/^a calendar name: /, S.nameInvalid[0]],
   [/^a Chinese label is required$/, '请填写中文名称'],
+  // an approval flow naming a calendar there is none of (src/server/workflow/calendar-store.ts, calendarProblems)
+  [/^unknown calendar "(.+?)": create it first /, '没有名为“$1”的工作日历：请先在“工作日历”页面新建它，或改用工厂默认日历'],
   // zod's own wording for limits and types
   [/^Too big: expected array to have <=(\d+) items?$/, '最多 $1 项'],
   [/^Too big: expected string to have <=(\d+) characters?$/, '最多 $1 个字符'],
