@@ -412,7 +412,7 @@ export function approvalPeople(server: () => Pick<TrellisServer, 'url'>, passwor
     if (!sessions.has(username)) sessions.set(username, await apiSession(server(), username, username === 'admin' ? passwords.admin : passwords.others));
     return sessions.get(username)!;
   };
-  type TodoItem = { id: string; instanceId: string; nodeId: string; escalationLevel: number };
+  type TodoItem = { id: string; instanceId: string; nodeId: string; escalationLevel: number; onBehalfOf: string | null };
   const todo = async (username: string): Promise<TodoItem[]> => {
     const r = await (await as(username)).call<{ items: TodoItem[] }>('GET', '/workflow/inbox/todo?limit=100');
     expect(r.status).toBe(200);
@@ -446,3 +446,84 @@ export function approvalPeople(server: () => Pick<TrellisServer, 'url'>, passwor
   };
 }
 
+
+/**
+ * Moves a plant's ManualClock `minutes` ahead in steps of `step` minutes, firing what fell due
+ * after each step (the timer worker's single step, until nothing is due), as the running worker
+ * would at each minute.
+ */
+export async function advanceClock(plant: Pick<PlantInProcess, 'clock' | 'timers'>, minutes: number, step = minutes): Promise<void> {
+  let left = minutes;
+  do {
+    const m = Math.min(Math.max(step, 1), left);
+    plant.clock.advanceMinutes(m);
+    left -= m;
+    while ((await plant.timers.runOnce()) > 0) {
+      /* a batch at a time */
+    }
+  } while (left > 0);
+}
+
+/** How the web console prints a time (zh-CN, plant time): runtime/model.ts formatDateTime. */
+export function shownDateTime(d: Date): string {
+  return new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(d);
+}
+
+export interface ShownTrailEntry {
+  /** What happened (已升级, 委托, 已催办, …). */
+  word: string;
+  /** The step's name. */
+  node: string;
+  who: string;
+  /** The person a hand-over (escalation, transfer, delegation) went to, as the trail names them ('' for other entries). */
+  to: string;
+  at: string;
+}
+
+/** The approval trail as the page shows it (runtime/Trail.tsx): what happened, at which step, by whom, to whom, when. */
+export async function shownTrail(page: Page): Promise<ShownTrailEntry[]> {
+  const trail = page.getByTestId('approval-trail');
+  await trail.waitFor();
+  return trail.locator('.trail-entry').evaluateAll((entries) =>
+    entries.map((e) => {
+      const texts = [...e.querySelectorAll(':scope > div > .ant-typography:not(.trail-to)')].map((x) => x.textContent ?? '');
+      return {
+        word: e.querySelector(':scope > .ant-typography')?.textContent ?? '',
+        node: e.querySelector('.trail-node')?.textContent ?? '',
+        who: texts[0] ?? '',
+        to: (e.querySelector('.trail-to')?.textContent ?? '').replace('→', '').trim(),
+        at: texts[1] ?? '',
+      };
+    }),
+  );
+}
+
+/** The person's to-do list in the browser (/inbox/todo, loaded): the cards whose text contains `title`. */
+export async function inboxCards(page: Page, title: string): Promise<Locator> {
+  await page.goto('/inbox/todo');
+  await page.locator('section.inbox').waitFor();
+  // the list has loaded (the spinner shows until the first page arrives)
+  await expect.poll(() => page.locator('.list-spin').count(), { timeout: 15_000, interval: 150 }).toBe(0);
+  return page.getByTestId('inbox-item').filter({ hasText: title });
+}
+
+/** One signed-in browser page per person (each in its own context, `options` e.g. PHONE), kept until close(). */
+export function signedInPages(browser: () => Browser, server: () => Pick<TrellisServer, 'url'>, password: string, options: BrowserContextOptions = {}) {
+  const pages = new Map<string, Page>();
+  const contexts: BrowserContext[] = [];
+  return {
+    async of(username: string): Promise<Page> {
+      if (!pages.has(username)) {
+        const context = await newContext(browser(), server(), options);
+        contexts.push(context);
+        const page = await context.newPage();
+        await signInUi(page, username, password);
+        pages.set(username, page);
+      }
+      return pages.get(username)!;
+    },
+    async close(): Promise<void> {
+      for (const c of contexts) await c.close().catch(() => {});
+    },
+  };
+}
