@@ -2,7 +2,8 @@
 // cfo exist): build an entity with five field types by clicking and dragging, see a server
 // problem on the offending field, publish (the table and the records API work), confirm a
 // destructive change explicitly, then draw a two-level approval with an amount condition
-// (amount > 50000 → CFO), see a node problem on the node, and publish it as a new version.
+// (amount > 50000 → CFO), see a node problem on the node, and publish it as a new version; a
+// node naming a calendar that does not exist is refused at the publish preview, said in Chinese.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, onTestFailed, test } from 'vitest';
@@ -348,5 +349,27 @@ describe('app builder', () => {
     fs.mkdirSync(path.join(repoRoot, 'docs/screenshots'), { recursive: true });
     fs.copyFileSync(path.join(OUT, 'designer-form.png'), path.join(repoRoot, 'docs/screenshots/designer-form.png'));
     fs.copyFileSync(path.join(OUT, 'designer-approval.png'), path.join(repoRoot, 'docs/screenshots/designer-approval.png'));
+  }, SESSION_MS);
+
+  test('an approval node naming a calendar that does not exist: the publish preview says so in Chinese, on the node too', async () => {
+    // a draft (saved over the API) whose approver counts its SLA on "nightshift", a calendar there is none of
+    const cal = 'e2e_cal';
+    const definition = {
+      name: cal,
+      label: { zh: '日历检查' },
+      entities: [{ name: 'expense', label: { zh: '费用报销' }, submittable: true, fields: [{ name: 'amount', type: 'money', label: { zh: '金额' } }], permissions: [{ role: '*', actions: ['read', 'create', 'write', 'submit'] }] }],
+      workflows: [{ name: `${cal}_flow`, entity: 'expense', label: { zh: '报销审批' }, root: { id: 'start', type: 'initiator', next: { id: 'lead', type: 'approver', approvers: [{ kind: 'department_head', levelsUp: 0 }], sla: { remind: { after: 60 }, calendar: 'nightshift' } } } }],
+    };
+    expect((await admin.call('PUT', `/app-drafts/${cal}`, { definition })).status).toBe(200);
+    await page.goto(`/builder/apps/${cal}`);
+    await page.getByTestId('publish').click();
+    const zh = '没有名为“nightshift”的工作日历：请先在“工作日历”页面新建它，或改用工厂默认日历';
+    const publishDialog = page.getByRole('dialog', { name: '发布应用' });
+    await publishDialog.getByTestId('publish-error').getByText(zh).waitFor();
+    await publishDialog.getByRole('button', { name: '取消' }).click();
+    expect(await page.getByTestId('problem-list').textContent()).toContain(`workflows.${cal}_flow.nodes.lead.sla.calendar ${zh}`);
+    await page.getByTestId('tab-flow').click();
+    expect(await page.getByTestId('node-lead').textContent()).toContain(zh);
+    expect(await page.getByTestId('node-lead').textContent()).not.toContain('unknown calendar');
   }, SESSION_MS);
 });
