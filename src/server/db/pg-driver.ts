@@ -149,6 +149,6 @@ export function submitQuery(client: pg.PoolClient, text: string, values: unknown
   return new Promise((resolve, reject) => {
     const query = new QueryClass(text, values, (err, res) => (err ? reject(err) : resolve(res)));
     if (name) query.name = name;
-    client.query(query as unknown as pg.QueryConfig);
+    void client.query(query as unknown as pg.QueryConfig); // a Query handed over answers through its callback
   });
 }
