@@ -2,7 +2,7 @@
 // delay nodes; and the durability contract: a timer claimed by a worker that dies before the
 // effect still fires exactly once, several workers never fire a timer twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerTimerKind, TimerWorker } from '../src/server/workflow/index.ts';
+import { registerTimerKind, TimerWorker, workflowService as svc } from '../src/server/workflow/index.ts';
 import { approver, flow, users, workflowFixture, type Fixture } from './workflow-helpers.ts';
 
 let f: Fixture;
@@ -70,6 +70,28 @@ describe('SLA', () => {
       await worker.runOnce();
     }
     expect((await f.pending(id)).map((p) => p.user)).toEqual(['zhao.director']);
+  });
+
+  it('with nobody above to escalate to, the task stays and the trail names whose chain ended', async () => {
+    const failed = async (id: string) =>
+      (await f.t.ctx.db.query<{ detail: { reason: string; user: string } }>(`select detail from wf_events where instance_id = $1 and type = 'escalation_failed'`, [id])).rows.map((r) => r.detail);
+    // chen.plant heads the plant: no manager
+    const top = await f.start('wang.operator', flow('escalate_top', approver('a', users('chen.plant'), { sla: { escalate: { after: 10 } } })));
+    f.clock.advanceMinutes(10);
+    await worker.runOnce();
+    expect((await f.pending(top)).map((p) => p.user)).toEqual(['chen.plant']);
+    expect(await failed(top)).toEqual([{ reason: 'no_manager', user: f.id('chen.plant') }]);
+    // delegated to zhao.director (who has a manager): the escalation follows chen.plant's chain, which ends
+    const now = f.clock.now();
+    const chen = await f.actor('chen.plant');
+    const delegation = await svc.createDelegation(f.t.ctx, chen, { delegate: 'zhao.director', startsAt: now.toISOString(), endsAt: new Date(now.getTime() + 24 * 3600_000).toISOString() });
+    const delegated = await f.start('wang.operator', flow('escalate_top_delegated', approver('a', users('chen.plant'), { sla: { escalate: { after: 10 } } })));
+    expect((await f.pending(delegated)).map((p) => p.user)).toEqual(['zhao.director']);
+    f.clock.advanceMinutes(10);
+    await worker.runOnce();
+    expect((await f.pending(delegated)).map((p) => p.user)).toEqual(['zhao.director']);
+    expect(await failed(delegated)).toEqual([{ reason: 'no_manager', user: f.id('chen.plant') }]);
+    await svc.revokeDelegation(f.t.ctx, chen, delegation.id);
   });
 
   it('auto-approves after Z minutes, and the flow moves on', async () => {

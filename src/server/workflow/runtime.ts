@@ -1223,9 +1223,11 @@ export async function fireTimerEffect(x: Exec, timer: { kind: string; task_id: s
     return 'reminded';
   }
   if (timer.kind === 'escalate') {
-    const manager = await managerOf(x.tx, task.on_behalf_of ?? task.assignee_id);
+    // a delegated task escalates along the chain of the person it was delegated from
+    const owner = task.on_behalf_of ?? task.assignee_id;
+    const manager = await managerOf(x.tx, owner);
     if (!manager) {
-      await addEvent(x, 'escalation_failed', { nodeId: task.node_id, taskId: task.id, detail: { reason: 'no_manager', user: task.assignee_id }, system: true });
+      await addEvent(x, 'escalation_failed', { nodeId: task.node_id, taskId: task.id, detail: { reason: 'no_manager', user: owner }, system: true });
       return 'no_manager';
     }
     await sendWrite(x.tx, { text: `update wf_tasks set status = 'escalated', decided_at = $2 where id = $1`, params: [task.id, x.now] });
