@@ -8,7 +8,7 @@
 // Env: BENCH_CYCLES (2000), BENCH_CONCURRENCY (16). Diagnosis (not the figure): BENCH_TRACE=1
 // prints one cycle's statements, BENCH_STATS=1 the rows written per table per cycle,
 // BENCH_LOG_SQL=1 logs every statement's server time, BENCH_PROFILE=1 the ms per step,
-// BENCH_EXPERIMENT_SQL runs a script on the bench database before the warm-up (to A/B a schema change).
+// BENCH_TRACE=form traces the form's one-request path instead. BENCH_EXPERIMENT_SQL runs a script on the bench database before the warm-up (to A/B a schema change).
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -124,7 +124,7 @@ runBench('workflow-cycle', async () => {
     // warm-up
     for (let i = 0; i < 20; i++) await cycle(i, i % 2 ? 'form' : 'draft');
     if (process.env.BENCH_PROFILE) console.error('ms per step (sequential warm-up):', Object.fromEntries(Object.entries(timing).map(([k, v]) => [k, round(v / 20, 2)])));
-    if (process.env.BENCH_TRACE) await traceOneCycle(() => cycle(-1, 'draft'));
+    if (process.env.BENCH_TRACE) await traceOneCycle(() => cycle(-1, process.env.BENCH_TRACE === 'form' ? 'form' : 'draft'));
     let done = 20 + (process.env.BENCH_TRACE ? 1 : 0);
 
     /** CYCLES cycles on CONCURRENCY lanes; checks every document became effective. */
@@ -239,8 +239,16 @@ async function traceOneCycle(run: () => Promise<void>): Promise<void> {
     const text = typeof cfg === 'string' ? cfg : cfg.text;
     lines.push(`${inFlight > 0 ? '  +' : '   '} ${text.replace(/\s+/g, ' ').slice(0, 150)}`);
     inFlight++;
-    const r = original.apply(this, args) as Promise<unknown>;
-    void Promise.resolve(r).finally(() => inFlight--).catch(() => {});
+    const r = original.apply(this, args);
+    const handed = cfg as { callback?: (...a: unknown[]) => void };
+    if (typeof (r as { then?: unknown })?.then !== 'function' && typeof handed.callback === 'function') {
+      // a Query handed over (db/pg-driver.ts) answers through its callback, not a promise
+      const cb = handed.callback;
+      handed.callback = (...a: unknown[]) => {
+        inFlight--;
+        cb(...a);
+      };
+    } else void Promise.resolve(r).finally(() => inFlight--).catch(() => {});
     return r;
   };
   try {

@@ -116,6 +116,9 @@ describe('submit → approve → effective', () => {
     expect(r.headers.location).toBe(`${base}/${body.id}`);
     expect(body.intercepted.workflow.pendingTasks.map((p: { assigneeId: string }) => f.name(p.assigneeId))).toEqual(['li.teamlead']);
     expect(await f.status(body.intercepted.workflow.instanceId)).toBe('running');
+    // the approval's snapshot is the document as created (taken without reading the new row again)
+    const snap = await f.t.ctx.db.query<{ record: Record<string, unknown> }>('select record from wf_instances where id = $1', [body.intercepted.workflow.instanceId]);
+    expect(snap.rows[0]!.record).toMatchObject({ amount: '88.00', reason: '劳保' });
     // withdrawn again: the inbox test below counts li.teamlead's tasks
     const w = await s['wang.operator']!.inject({ method: 'POST', url: `/api/v1/workflow/instances/${body.intercepted.workflow.instanceId}/actions`, payload: { action: 'withdraw' } });
     expect(w.json()).toMatchObject({ instanceStatus: 'withdrawn', pendingTasks: [] });
