@@ -202,8 +202,22 @@ describe('concurrency', () => {
   });
 
   it('only the assignee can act on a task', async () => {
-    const id = await f.start('wang.operator', flow('not_mine', approver('a', users('li.teamlead'))));
-    await expect(f.act('ma.teamlead', await f.taskOf(id, 'li.teamlead'), { action: 'approve' })).rejects.toMatchObject({ status: 403 });
+    const id = await f.start('wang.operator', flow('not_mine', approver('a', users('li.teamlead'), { sla: { remind: { after: 30 } } })));
+    const task = await f.taskOf(id, 'li.teamlead');
+    await expect(f.act('ma.teamlead', task, { action: 'approve' })).rejects.toMatchObject({ status: 403 });
+    // the decision sent with the lock (before the check) was rolled back: the task, its timer and the trail are as they were
+    const row = await f.t.ctx.db.query<{ status: string; decision: string | null; timers: number; decisions: number }>(
+      `select t.status, t.decision,
+              (select count(*)::int from wf_timers where task_id = t.id and fired_at is null) as timers,
+              (select count(*)::int from wf_events where instance_id = t.instance_id and type in ('approve', 'reject')) as decisions
+         from wf_tasks t where t.id = $1`,
+      [task],
+    );
+    expect(row.rows[0]).toEqual({ status: 'pending', decision: null, timers: 1, decisions: 0 });
+    await f.act('li.teamlead', task, { action: 'approve', comment: '同意' });
+    expect(await f.status(id)).toBe('approved');
+    const decided = await f.t.ctx.db.query<{ status: string; decision: string; comment: string; decided_by: string }>('select status, decision, comment, decided_by from wf_tasks where id = $1', [task]);
+    expect(decided.rows[0]).toEqual({ status: 'approved', decision: 'approve', comment: '同意', decided_by: f.id('li.teamlead') });
   });
 
   it('one live approval per document', async () => {

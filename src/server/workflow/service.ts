@@ -100,7 +100,9 @@ export async function actOnTask(ctx: AppContext, actor: Actor, taskId: string, a
   if ((a.action === 'approve' || a.action === 'reject') && (a.password || a.pin)) method = await checkSigner(ctx, actor, a.password, a.pin);
   const people = a.action === 'transfer' ? await userIds(ctx.db, [a.to]) : a.action === 'add_signer' ? await userIds(ctx.db, a.users) : [];
   return ctx.db.tx(async (tx) => {
-    const { x, task } = await lockTask(tx, taskId, actor, ctx.clock.now());
+    // an approval or rejection leaves with the lock (checked after it; refused → rolled back)
+    const early = a.action === 'approve' || a.action === 'reject' ? { decision: a.action, comment: a.comment ?? null } : undefined;
+    const { x, task } = await lockTask(tx, taskId, actor, ctx.clock.now(), early);
     const result: ActionResult = { taskId, instanceId: x.inst.id, instanceStatus: x.inst.status, pendingTasks: [] };
     switch (a.action) {
       case 'approve':
