@@ -3,7 +3,8 @@
 // says them the way the calendars page does (src/web/calendars/i18n.ts, problemText) — on the node,
 // in the editor's problem list and in the publish dialog's summary — and leaves every other problem
 // as the server wrote it. The problems come from the real server (in-process Trellis, demo plant):
-// the function itself, the designer's preview of a publish (/apps/diff) and the publish.
+// the function itself, the designer's check (/apps/validate), its preview of a publish (/apps/diff)
+// and the publish.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calendarProblems } from '../src/server/workflow/calendar-store.ts';
 import type { AppDef } from '../src/shared/definition.ts';
@@ -70,8 +71,8 @@ describe('an approval flow naming a calendar that does not exist, as the designe
     expect(problems.find((p) => p.path === NODE_PATH)!.message).toMatch(/^unknown calendar "nightshift": create it first/);
   });
 
-  it('the publish preview and the publish: the problems and the dialog’s summary say the calendar in Chinese', async () => {
-    for (const url of ['/apps/diff', '/apps/publish']) {
+  it('the check (检查), the publish preview and the publish: the problems and the summary say the calendar in Chinese', async () => {
+    for (const url of ['/apps/validate', '/apps/diff', '/apps/publish']) {
       const err = await refused(url, app);
       expect(err.status).toBe(400);
       expect(err.errors.map((p) => p.path).sort()).toEqual([FLOW_PATH, NODE_PATH]);

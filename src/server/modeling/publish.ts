@@ -93,8 +93,17 @@ export function registerPublishCheck(fn: PublishCheck): void {
   publishChecks.push(fn);
 }
 
+/**
+ * What the engines' checks (registerPublishCheck) find in a definition that is valid on its own,
+ * e.g. an approval flow naming a calendar that does not exist: `validate` reports them like
+ * publish refuses them.
+ */
+export async function publishProblems(tx: Tx, app: AppDef): Promise<Array<{ path: string; message: string }>> {
+  return (await Promise.all(publishChecks.map((check) => check(tx, app)))).flat();
+}
+
 async function publishIn(tx: Tx, ctx: AppContext, actor: Actor, app: AppDef, opts: PublishOptions, extraAudit: Record<string, unknown>): Promise<PublishResult> {
-  const problems = (await Promise.all(publishChecks.map((check) => check(tx, app)))).flat();
+  const problems = await publishProblems(tx, app);
   if (problems.length) throw validationFailed(`The app definition has ${problems.length} problem(s): ${problems.slice(0, 5).map((e) => `${e.path}: ${e.message}`).join('; ')}`, problems);
   await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [PUBLISH_LOCK, app.name]);
   const current = await currentDefinition(tx, app.name, true);

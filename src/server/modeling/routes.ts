@@ -5,7 +5,7 @@ import { AppDef } from '../../shared/definition.ts';
 import type { Api } from '../http/app.ts';
 import { AppError, badRequest, notFound, registerScopes, requireActor, requireRole, validationFailed, type AppContext } from '../platform/index.ts';
 import { DefinitionParseError, parseDefinition, serializeDefinition } from './files.ts';
-import { publishApp, rollbackApp } from './publish.ts';
+import { publishApp, publishProblems, rollbackApp } from './publish.ts';
 import { getAppVersion, getPublishedApp, listApps, listAppVersions } from './registry.ts';
 import { deleteDraft, getDraft, listDrafts, saveDraft } from './drafts.ts';
 import { validateApp } from './validate.ts';
@@ -131,6 +131,9 @@ export async function modelingRoutes(api: Api, ctx: AppContext): Promise<void> {
         requireActor(request, { scope: 'apps:read' });
         const v = validateApp(request.body);
         if (!v.ok) throw invalid(v.errors);
+        // what publish would also refuse (e.g. a calendar that does not exist), said now
+        const problems = await ctx.db.tx((tx) => publishProblems(tx, v.app));
+        if (problems.length) throw invalid(problems);
         return { ok: true as const, errors: [] };
       },
     );
