@@ -232,7 +232,8 @@ describe('business-hours calendars', () => {
       expect(box.height).toBeGreaterThanOrEqual(44);
       await entry.click();
       await p.waitForURL('**/calendars');
-      expect(await entry.getAttribute('aria-current')).toBe('page');
+      // the menu marks the page it is on once it has rendered the new route
+      await expect.poll(() => entry.getAttribute('aria-current'), { timeout: 5_000 }).toBe('page');
       await p.getByTestId(`calendar-${CAL}`).waitFor();
       const page390 = await p.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
       expect(page390.innerWidth).toBe(390);
