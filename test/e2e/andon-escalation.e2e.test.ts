@@ -15,9 +15,25 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Trellis } from '../../src/server/main.ts';
-import type { TimerWorker } from '../../src/server/workflow/index.ts';
 import type { ManualClock } from '../workflow-helpers.ts';
-import { ADMIN_PASSWORD, approvalPeople, DEMO_PASSWORD,  horizontalOverflow, launchBrowser, newContext, PHONE, screenshot, signInUi, startPlantInProcess, type ApiSession, type PlantInProcess } from './helpers.ts';
+import {
+  ADMIN_PASSWORD,
+  advanceClock,
+  approvalPeople,
+  DEMO_PASSWORD,
+  horizontalOverflow,
+  inboxCards,
+  launchBrowser,
+  newContext,
+  PHONE,
+  screenshot,
+  shownDateTime,
+  shownTrail,
+  signInUi,
+  startPlantInProcess,
+  type ApiSession,
+  type PlantInProcess,
+} from './helpers.ts';
 
 const TITLE = '车削件外圆振纹 无人响应';
 const REC = '/apps/andon/entities/exception/records';
@@ -28,14 +44,13 @@ const PEOPLE = ['li.teamlead', 'ma.teamlead', 'zhao.director', 'huang.director',
 const RESPONSE_MINUTES = 15; // 紧急 (the record's response_minutes formula)
 
 const poll = <T,>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 150 });
-/** How the web console prints a time (zh-CN, plant time): runtime/model.ts formatDateTime. */
-const shown = (d: Date) => new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(d);
+/** How the web console prints a time (zh-CN, plant time). */
+const shown = shownDateTime;
 
 let trellis: Trellis;
 let plant: PlantInProcess;
 let url = '';
 let clock: ManualClock;
-let timers: TimerWorker;
 let browser: Browser;
 let admin: ApiSession;
 const pages = new Map<string, Page>();
@@ -67,22 +82,8 @@ async function phoneOf(username: string): Promise<Page> {
   return pages.get(username)!;
 }
 
-/**
- * Moves the clock `minutes` ahead in steps of `step` minutes, firing what fell due after each step
- * (the timer worker's single step, until nothing is due). Minute steps fire each timer at its
- * own minute, as the running worker (polling every 250 ms) would; the trail's times show that.
- */
-async function advance(minutes: number, step = minutes): Promise<void> {
-  let left = minutes;
-  do {
-    const m = Math.min(Math.max(step, 1), left);
-    clock.advanceMinutes(m);
-    left -= m;
-    while ((await timers.runOnce()) > 0) {
-      /* a batch at a time */
-    }
-  } while (left > 0);
-}
+/** Moves the clock ahead, firing what falls due at each step (see advanceClock). */
+const advance = (minutes: number, step = minutes) => advanceClock(plant, minutes, step);
 
 async function escalationNotices(username: string): Promise<number> {
   const r = await (await as(username)).call<{ items: Array<{ kind: string; instanceId: string }> }>('GET', '/workflow/notifications?limit=200');
@@ -90,41 +91,8 @@ async function escalationNotices(username: string): Promise<number> {
   return r.body.items.filter((n) => n.kind === 'escalation' && n.instanceId === instanceId).length;
 }
 
-interface ShownEntry {
-  word: string;
-  node: string;
-  who: string;
-  /** The person a hand-over went to, as the trail names them ('' for other entries). */
-  to: string;
-  at: string;
-}
-
-/** The approval trail as the page shows it: what happened, at which step, by whom, when. */
-async function shownTrail(page: Page): Promise<ShownEntry[]> {
-  const trail = page.getByTestId('approval-trail');
-  await trail.waitFor();
-  return trail.locator('.trail-entry').evaluateAll((entries) =>
-    entries.map((e) => {
-      const texts = [...e.querySelectorAll(':scope > div > .ant-typography:not(.trail-to)')].map((x) => x.textContent ?? '');
-      return {
-        word: e.querySelector(':scope > .ant-typography')?.textContent ?? '',
-        node: e.querySelector('.trail-node')?.textContent ?? '',
-        who: texts[0] ?? '',
-        to: (e.querySelector('.trail-to')?.textContent ?? '').replace('→', '').trim(),
-        at: texts[1] ?? '',
-      };
-    }),
-  );
-}
-
 /** The person's to-do list in the browser: the exception's card, if it is there. */
-async function inboxCard(page: Page) {
-  await page.goto('/inbox/todo');
-  await page.locator('section.inbox').waitFor();
-  // the list has loaded (the spinner shows until the first page arrives)
-  await poll(() => page.locator('.list-spin').count()).toBe(0);
-  return page.getByTestId('inbox-item').filter({ hasText: TITLE });
-}
+const inboxCard = (page: Page) => inboxCards(page, TITLE);
 
 /**
  * One level up: the task has just moved from `from` to `to`. The new holder sees it in the inbox
@@ -168,7 +136,7 @@ beforeAll(async () => {
       env: { TRELLIS_SECRET_KEY: 'andon-escalation-e2e-secret-key', TRELLIS_SESSION_TTL_HOURS: '720' },
     });
   [plant, browser] = await Promise.all([start(), launchBrowser()]);
-  ({ trellis, url, clock, timers } = plant);
+  ({ trellis, url, clock } = plant);
   admin = await as('admin');
 }, 240_000);
 
