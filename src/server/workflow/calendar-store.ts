@@ -138,9 +138,8 @@ async function loadCalendar(tx: Tx, name: string, fallbackTimeZone: string): Pro
 
 /**
  * The engine's logger per database, for problems found while timers are computed (slaDueAt has a
- * transaction, not the AppContext). Set where the workflow routes are registered, which every
- * Trellis does (the HTTP app is built before any worker starts); a transaction of a database
- * without one logs nothing.
+ * transaction, not the AppContext). Set by the workflow engine's bootstrap, which every Trellis
+ * runs before it serves or starts a worker; a transaction of a database without one logs nothing.
  */
 const logs = new WeakMap<Database, Logger>();
 
@@ -198,7 +197,6 @@ const tags = ['workflow'];
 const NameParams = z.object({ name: CalendarName }).strict();
 
 export function calendarRoutes(api: Api, ctx: AppContext): void {
-  setCalendarLog(ctx.db, ctx.log);
   api.get('/workflow/calendars', { schema: { tags, summary: 'Business-hours calendars for SLA timers (default is the plant’s)' } }, async (request) => {
     requireActor(request, { scope: 'workflow:read' });
     return { items: await listCalendars(ctx.db, ctx.config.timezone) };

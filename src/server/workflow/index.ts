@@ -7,7 +7,7 @@ import { workflowRoutes } from './routes.ts';
 import { startTimerWorker } from './timers.ts';
 import { linkRecords } from './integration.ts';
 import { registerPublishCheck } from '../modeling/index.ts';
-import { calendarProblems } from './calendar-store.ts';
+import { calendarProblems, setCalendarLog } from './calendar-store.ts';
 import type { WorkflowDef } from '../../shared/workflow-definition.ts';
 import './actions.ts';
 
@@ -38,6 +38,7 @@ export const workflowEngine: Engine = {
   routes: workflowRoutes,
   bootstrap: async (ctx) => {
     linkRecords(ctx);
+    setCalendarLog(ctx.db, ctx.log); // SLA due times warn about a calendar with no working time
   },
   start: async (ctx) => {
     const worker = startTimerWorker(ctx);
