@@ -403,8 +403,6 @@ function replaceParam(text: string, n: number, expr: string): string {
  */
 function numberedCreate(series: ReturnType<typeof seriesSql>, insert: Statement, trail: Statement[]): Statement {
   const [key, before, digits, after] = series.params;
-  const counter: Statement = { text: series.counter, params: [key] };
-  const row: Statement = { text: insert.text, params: [...insert.params, before, digits, after] };
   // The text depends only on the statements' texts (the JSON parameters that carry a name sit at
   // the same places for the same trail texts): built once per shape, not per create.
   const cacheKey = `${series.counter}\u0000${insert.text}\u0000${trail.map((t) => t.text).join('\u0000')}`;
@@ -414,7 +412,8 @@ function numberedCreate(series: ReturnType<typeof seriesSql>, insert: Statement,
     if (numberedTexts.size >= MAX_CREATE_TEXTS) numberedTexts.clear();
     numberedTexts.set(cacheKey, text);
   }
-  return { text, params: [...counter.params, ...row.params, ...trail.flatMap((t) => t.params)] };
+  // in the order numberedCreateText combines them: the counter's, the row's (with the format's), the trail's
+  return { text, params: [key, ...insert.params, before, digits, after, ...trail.flatMap((t) => t.params)] };
 }
 
 const numberedTexts = new Map<string, string>();

@@ -388,6 +388,9 @@ export interface EarlyDecision {
 /** What `decide` reads with its update: the node's run and all its tasks (none without a run). */
 type DecidedRun = (RunRow & { tasks: TaskRow[] }) | undefined;
 
+/** Built on first use, then the same string (prepared-statement names are looked up by text). */
+let earlyDecisionSql: string | undefined;
+
 /**
  * The decision's update, written so that it can leave before the task has been checked: the
  * status follows the task's kind in SQL, and the update touches the task only when it is the
@@ -396,12 +399,11 @@ type DecidedRun = (RunRow & { tasks: TaskRow[] }) | undefined;
  */
 function earlyDecisionStatement(taskId: string, d: EarlyDecision, userId: string, now: Date): Statement {
   return {
-    text: `with s0 as (update wf_tasks set status = case when $2::text = 'reject' then 'rejected' when kind = 'handle' then 'done' else 'approved' end,
+    text: (earlyDecisionSql ??= `with s0 as (update wf_tasks set status = case when $2::text = 'reject' then 'rejected' when kind = 'handle' then 'done' else 'approved' end,
                 decision = $2::text, comment = $3, auto = false, decided_at = $4, decided_by = $5
               where id = $1 and status = 'pending' and assignee_id = $5),
           s1 as (delete from wf_timers where task_id = $1 and fired_at is null)
-     select r.*, coalesce((select json_agg(t order by t.seq, t.created_at) from wf_tasks t where t.run_id = r.id), '[]'::json) as tasks
-       from wf_node_runs r where r.id = (select run_id from wf_tasks where id = $1)`,
+     ${runWithTasksSql('(select run_id from wf_tasks where id = $1)')}`),
     params: [taskId, d.decision, d.comment, now, userId],
   };
 }
@@ -928,12 +930,13 @@ export function nodeOutcome(tasks: Pick<TaskRow, 'status' | 'origin'>[], mode: s
 }
 
 /** A people node's run and its tasks (in seq order), read in one statement. */
+/** A node's run with all its tasks (json), for the run `runRef` names (an SQL expression). */
+const runWithTasksSql = (runRef: string) =>
+  `select r.*, coalesce((select json_agg(t order by t.seq, t.created_at) from wf_tasks t where t.run_id = r.id), '[]'::json) as tasks
+       from wf_node_runs r where r.id = ${runRef}`;
+
 function runWithTasksStatement(runId: string): Statement {
-  return {
-    text: `select r.*, coalesce((select json_agg(t order by t.seq, t.created_at) from wf_tasks t where t.run_id = r.id), '[]'::json) as tasks
-       from wf_node_runs r where r.id = $1`,
-    params: [runId],
-  };
+  return { text: runWithTasksSql('$1'), params: [runId] };
 }
 
 async function runWithTasks(x: Exec, runId: string): Promise<{ run: RunRow; tasks: TaskRow[] }> {
